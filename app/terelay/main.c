@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * terelay: a Teredo relay (RFC 4380 §5.4) on DPDK.
+ *
+ *   terelay [EAL options] -- -c FILE [--replay IN.pcap --out OUT.pcap]
+ *           [--stats-json FILE] [--check-config]
+ *
+ * Wiring only: options, configuration, EAL, ports, lcores, signals. The main
+ * lcore is the control lcore; every other EAL lcore is a worker.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include "config.h"
+#include "port.h"
+#include "relay.h"
+#include "replay.h"
+#include "report.h"
+
+#define EXIT_CONFIG 2
+
+struct options {
+	const char *config;
+	const char *replay_in;
+	const char *replay_out;
+	const char *stats_json;
+	bool check_config;
+};
+
+static struct tr_relay *the_relay;
+
+static void usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"usage: %s [EAL options] -- -c FILE [options]\n"
+		"  -c, --config FILE      relay configuration (INI, see docs/configuration.md)\n"
+		"      --replay IN.pcap   replay a capture through the relay (adds a net_pcap port)\n"
+		"      --out OUT.pcap     with --replay: where everything the relay sends goes\n"
+		"      --stats-json FILE  write the final counters as JSON at exit\n"
+		"      --check-config     parse and validate the configuration, print it, exit\n"
+		"  -h, --help             this text\n", prog);
+}
+
+/* Parses terelay's own options (after "--"). Returns 0, 1 for help, -1 on error. */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "replay", required_argument, NULL, 'r' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "stats-json", required_argument, NULL, 's' },
+		{ "check-config", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': o->config = optarg; break;
+		case 'r': o->replay_in = optarg; break;
+		case 'o': o->replay_out = optarg; break;
+		case 's': o->stats_json = optarg; break;
+		case 'k': o->check_config = true; break;
+		case 'h': return 1;
+		default: return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "terelay: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (o->config == NULL) {
+		fprintf(stderr, "terelay: -c FILE is required\n");
+		return -1;
+	}
+	if ((o->replay_in == NULL) != (o->replay_out == NULL)) {
+		fprintf(stderr, "terelay: --replay and --out go together\n");
+		return -1;
+	}
+	if (o->replay_in != NULL && access(o->replay_in, R_OK) != 0) {
+		fprintf(stderr, "terelay: %s: %s\n", o->replay_in, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (the_relay != NULL)
+		the_relay->stop = true;
+}
+
+static void fill_relay_id(struct tr_relay *r)
+{
+	const struct tr_config *c = &r->cfg;
+
+	r->id.ipv4 = c->ipv4;
+	r->id.port = c->port;
+	memcpy(r->id.ipv6, c->ipv6, 16);
+	r->id.mtu = c->mtu;
+	r->id.served = c->served;
+	r->id.n_served = c->n_served;
+	if (c->ipv4_gateway_mac_set) {
+		struct rte_ether_addr a;
+
+		memcpy(a.addr_bytes, c->ipv4_gateway_mac, 6);
+		r->gw4_mac = tr_mac_to_u64(&a);
+	}
+	if (c->ipv6_gateway_mac_set) {
+		struct rte_ether_addr a;
+
+		memcpy(a.addr_bytes, c->ipv6_gateway_mac, 6);
+		r->gw6_mac = tr_mac_to_u64(&a);
+	}
+}
+
+static void txq_init(struct tr_txq *q, uint16_t port, uint16_t queue, struct rte_ring *ring)
+{
+	q->port = port;
+	q->queue = queue;
+	q->ring = ring;
+	q->n = 0;
+}
+
+/* Lcores, rings and queues. Returns 0 or -1 with a message printed. */
+static int setup_lcores(struct tr_relay *r)
+{
+	unsigned id, k = 0;
+	char name[RTE_RING_NAMESIZE];
+
+	r->control_lcore = rte_get_main_lcore();
+	RTE_LCORE_FOREACH_WORKER(id)
+		r->worker_lcore[k++] = id;
+	r->n_workers = k;
+	if (!r->replay && r->n_workers == 0) {
+		fprintf(stderr, "terelay: needs at least one worker lcore besides the main lcore (e.g. -l 0,1)\n");
+		return -1;
+	}
+	for (unsigned i = 0; i < RTE_MAX_LCORE; i++) {
+		struct tr_lcore *lc = &r->lc[i];
+
+		lc->relay = r;
+		lc->lcore_id = i;
+		lc->one_port = r->port_teredo == r->port_native;
+	}
+	for (unsigned w = 0; w < r->n_workers; w++) {
+		struct tr_lcore *lc = &r->lc[r->worker_lcore[w]];
+
+		lc->is_worker = true;
+		lc->worker_idx = w;
+		lc->rxq = (uint16_t)w;
+		if (r->replay) {
+			snprintf(name, sizeof(name), "tr_rx_%u", w);
+			lc->rx_ring = rte_ring_create(name, 1024, (int)rte_socket_id(),
+						      RING_F_SP_ENQ | RING_F_SC_DEQ);
+			if (lc->rx_ring == NULL)
+				return -1;
+		}
+		txq_init(&lc->tx_teredo, r->port_teredo, (uint16_t)w, r->replay_tx);
+		txq_init(&lc->tx_native, r->port_native, (uint16_t)w, r->replay_tx);
+	}
+	struct tr_lcore *ctl = &r->lc[r->control_lcore];
+	/* The control lcore has its own tx queue after the workers'. */
+	txq_init(&ctl->tx_teredo, r->port_teredo, (uint16_t)r->n_workers, r->replay_tx);
+	txq_init(&ctl->tx_native, r->port_native, (uint16_t)r->n_workers, r->replay_tx);
+	return 0;
+}
+
+static int setup(struct tr_relay *r, const struct options *o)
+{
+	char err[256];
+	int socket = (int)rte_socket_id();
+
+	r->replay = o->replay_in != NULL;
+	tr_clock_init(&r->clock, r->replay);
+	fill_relay_id(r);
+
+	if (r->replay) {
+		uint16_t p;
+
+		if (rte_eth_dev_get_port_by_name("net_pcap_replay", &p) != 0) {
+			fprintf(stderr, "terelay: replay port did not come up\n");
+			return -1;
+		}
+		r->port_teredo = r->port_native = p;
+	} else {
+		if (tr_port_resolve(r->cfg.teredo_port, &r->port_teredo) != 0) {
+			fprintf(stderr, "%s:0: [ports] teredo = %s: no such port\n", o->config, r->cfg.teredo_port);
+			return -1;
+		}
+		if (tr_port_resolve(r->cfg.native_port, &r->port_native) != 0) {
+			fprintf(stderr, "%s:0: [ports] native = %s: no such port\n", o->config, r->cfg.native_port);
+			return -1;
+		}
+	}
+	r->pool = rte_pktmbuf_pool_create("tr_mbufs", r->cfg.mbufs, 256, 0,
+					  RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+	r->to_ctrl = rte_ring_create("tr_to_ctrl", r->cfg.ring_size, socket, RING_F_SC_DEQ);
+	if (r->replay)
+		r->replay_tx = rte_ring_create("tr_replay_tx", 16384, socket, RING_F_SC_DEQ);
+	if (r->pool == NULL || r->to_ctrl == NULL || (r->replay && r->replay_tx == NULL)) {
+		fprintf(stderr, "terelay: out of memory for mbufs/rings: %s\n", rte_strerror(rte_errno));
+		return -1;
+	}
+	if (setup_lcores(r) != 0)
+		return -1;
+	if (r->n_workers > 0) {
+		size_t sz = rte_rcu_qsbr_get_memsize(r->n_workers);
+
+		r->qsbr = rte_zmalloc("tr_qsbr", sz, RTE_CACHE_LINE_SIZE);
+		if (r->qsbr == NULL || rte_rcu_qsbr_init(r->qsbr, r->n_workers) != 0)
+			return -1;
+	}
+	r->peers = tr_peer_table_create("tr_peers", r->cfg.peers_max, r->cfg.shards, socket, r->qsbr);
+	if (r->peers == NULL) {
+		fprintf(stderr, "terelay: cannot allocate the peer table (%u peers): %s\n",
+			r->cfg.peers_max, rte_strerror(rte_errno));
+		return -1;
+	}
+	r->ctrl = tr_control_create(r);
+	if (r->ctrl == NULL) {
+		fprintf(stderr, "terelay: cannot allocate control state\n");
+		return -1;
+	}
+
+	uint16_t nq = r->replay ? 1 : (uint16_t)r->n_workers;
+	uint16_t ntx = r->replay ? 1 : (uint16_t)(r->n_workers + 1);
+	if (tr_port_start(r->port_teredo, nq, ntx, r->cfg.rx_desc, r->cfg.tx_desc, r->pool,
+			  &r->mac_teredo, err, sizeof(err)) != 0) {
+		fprintf(stderr, "terelay: %s\n", err);
+		return -1;
+	}
+	if (r->port_native != r->port_teredo) {
+		if (tr_port_start(r->port_native, nq, ntx, r->cfg.rx_desc, r->cfg.tx_desc, r->pool,
+				  &r->mac_native, err, sizeof(err)) != 0) {
+			fprintf(stderr, "terelay: %s\n", err);
+			return -1;
+		}
+	} else {
+		r->mac_native = r->mac_teredo;
+	}
+	return 0;
+}
+
+static void run(struct tr_relay *r)
+{
+	unsigned id;
+
+	for (unsigned w = 0; w < r->n_workers; w++) {
+		id = r->worker_lcore[w];
+		rte_eal_remote_launch(tr_worker_main, &r->lc[id], id);
+	}
+	if (r->replay) {
+		tr_replay_run(r, r->port_teredo);
+	} else {
+		uint64_t interval = r->cfg.summary_interval_s * rte_get_tsc_hz();
+		uint64_t next = rte_rdtsc() + interval;
+
+		while (!r->stop) {
+			if (tr_control_poll(r->ctrl) == 0)
+				usleep(100);    /* two vCPUs: the idle control lcore must not spin */
+			if (interval != 0 && rte_rdtsc() >= next) {
+				struct tr_snapshot s;
+
+				tr_snapshot_take(r, &s);
+				tr_report_line(&s, stdout);
+				fflush(stdout);
+				next += interval;
+			}
+		}
+	}
+	r->stop = true;
+	rte_eal_mp_wait_lcore();
+}
+
+static void teardown(struct tr_relay *r)
+{
+	tr_control_free(r->ctrl);
+	tr_peer_table_free(r->peers);
+	if (rte_eth_dev_is_valid_port(r->port_teredo))
+		tr_port_stop(r->port_teredo);
+	if (r->port_native != r->port_teredo && rte_eth_dev_is_valid_port(r->port_native))
+		tr_port_stop(r->port_native);
+	rte_ring_free(r->to_ctrl);
+	rte_ring_free(r->replay_tx);
+	for (unsigned i = 0; i < RTE_MAX_LCORE; i++)
+		rte_ring_free(r->lc[i].rx_ring);
+	rte_free(r->qsbr);
+	rte_mempool_free(r->pool);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	int sep = argc;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			sep = i;
+			break;
+		}
+	}
+	/* terelay's own options come after "--"; argv[sep] becomes their argv[0]. */
+	int rc = parse_options(argc - sep, argv + sep, &o);
+	if (sep == argc || rc != 0) {
+		usage(rc == 1 ? stdout : stderr, argv[0]);
+		return rc == 1 ? 0 : EXIT_CONFIG;
+	}
+
+	static struct tr_relay relay;
+	struct tr_relay *r = &relay;
+	char err[TR_CFG_ERR_LEN];
+
+	if (tr_config_load(o.config, &r->cfg, err) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_CONFIG;
+	}
+	if (o.replay_in != NULL && !r->cfg.summary_interval_set)
+		r->cfg.summary_interval_s = 0;   /* off in replay unless asked */
+
+	/* EAL arguments, plus the replay port. */
+	char vdev[4096];
+	char **eal_argv = calloc((size_t)sep + 2, sizeof(char *));
+	int eal_argc = 0;
+
+	if (eal_argv == NULL)
+		return EXIT_CONFIG;
+
+	for (int i = 0; i < sep; i++)
+		eal_argv[eal_argc++] = argv[i];
+	if (o.replay_in != NULL) {
+		snprintf(vdev, sizeof(vdev), "--vdev=net_pcap_replay,rx_pcap=%s,tx_pcap=%s",
+			 o.replay_in, o.replay_out);
+		eal_argv[eal_argc++] = vdev;
+	}
+	eal_argv[eal_argc] = NULL;
+	/* rte_eal_init may permute eal_argv; it stays allocated until exit. */
+	if (rte_eal_init(eal_argc, eal_argv) < 0) {
+		fprintf(stderr, "terelay: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+		free(eal_argv);
+		return EXIT_CONFIG;
+	}
+	if (o.check_config) {
+		tr_config_print(&r->cfg, stdout);
+		rte_eal_cleanup();
+		free(eal_argv);
+		return 0;
+	}
+
+	the_relay = r;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	int status = 0;
+	if (setup(r, &o) != 0) {
+		status = EXIT_CONFIG;
+	} else {
+		run(r);
+		struct tr_snapshot s;
+
+		tr_snapshot_take(r, &s);
+		tr_report_summary(&s, stdout);
+		if (o.stats_json != NULL && tr_report_json(&s, o.stats_json) != 0) {
+			fprintf(stderr, "terelay: cannot write %s\n", o.stats_json);
+			status = 1;
+		}
+	}
+	teardown(r);
+	rte_eal_cleanup();
+	free(eal_argv);
+	return status;
+}

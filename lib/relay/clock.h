@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * The relay's one clock, in milliseconds. Production: the TSC. Replay: the
+ * capture's timestamps, so that bubble retries, give-up and expiry are
+ * reproducible from a capture (the control lcore advances it).
+ */
+#ifndef TERELAY_CLOCK_H
+#define TERELAY_CLOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_cycles.h>
+
+struct tr_clock {
+	bool replay;
+	uint64_t tsc0;
+	uint64_t tsc_per_ms;
+	uint64_t replay_ms;      /* written by the control lcore only */
+};
+
+static inline void tr_clock_init(struct tr_clock *c, bool replay)
+{
+	c->replay = replay;
+	c->tsc0 = rte_rdtsc();
+	c->tsc_per_ms = rte_get_tsc_hz() / 1000;
+	if (c->tsc_per_ms == 0)
+		c->tsc_per_ms = 1;
+	/* Start well above zero so "30 s before now" (RFC 4380 §5.2.6) stays
+	 * a positive time and logs read naturally. */
+	c->replay_ms = 1000000;
+}
+
+static inline uint64_t tr_clock_ms(const struct tr_clock *c)
+{
+	if (c->replay)
+		return __atomic_load_n(&c->replay_ms, __ATOMIC_ACQUIRE);
+	return 1000000 + (rte_rdtsc() - c->tsc0) / c->tsc_per_ms;
+}
+
+/* Replay only: time never goes backwards, even if the capture does. */
+static inline void tr_clock_advance(struct tr_clock *c, uint64_t ms)
+{
+	if (ms > c->replay_ms)
+		__atomic_store_n(&c->replay_ms, ms, __ATOMIC_RELEASE);
+}
+
+/* Wrap-safe elapsed time between two 32-bit truncated clock values. */
+static inline int32_t tr_ms_since(uint32_t now, uint32_t then)
+{
+	return (int32_t)(now - then);
+}
+
+#endif /* TERELAY_CLOCK_H */

@@ -1,0 +1,622 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * The control lcore: the only writer of the peer table. It receives what the
+ * workers cannot finish (unknown or unverified peers, bubbles that change
+ * trust, ARP/ND, packets for the relay, ICMPv6 errors owed) and runs the
+ * timers: bubble retries and give-up (RFC 4380 §5.4.1), idle expiry, and
+ * next-hop resolution.
+ */
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_hash.h>
+#include <rte_jhash.h>
+#include <rte_malloc.h>
+#include <rte_random.h>
+
+#include "control_priv.h"
+
+static inline void drop(struct tr_control *c, struct rte_mbuf *m, enum tr_drop_reason why)
+{
+	TR_DROP_INC(&c->lc->cnt, why);
+	rte_pktmbuf_free(m);
+}
+
+static inline uint32_t now32(const struct tr_control *c)
+{
+	return (uint32_t)c->now;
+}
+
+/* ------------------------------------------------------------ builders */
+
+static struct rte_mbuf *new_frame(struct tr_control *c, uint16_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(c->r->pool);
+
+	if (m == NULL) {
+		TR_DROP_INC(&c->lc->cnt, TR_DROP_NO_MBUF);
+		return NULL;
+	}
+	if (rte_pktmbuf_append(m, len) == NULL) {
+		rte_pktmbuf_free(m);
+		TR_DROP_INC(&c->lc->cnt, TR_DROP_NO_MBUF);
+		return NULL;
+	}
+	return m;
+}
+
+/* Send an IPv6 packet already built at frame+14 to the native next hop. */
+static void send_native(struct tr_control *c, struct rte_mbuf *m)
+{
+	struct tr_relay *r = c->r;
+	struct rte_ether_addr dst;
+
+	tr_u64_to_mac(__atomic_load_n(&r->gw6_mac, __ATOMIC_RELAXED), &dst);
+	tr_build_eth(rte_pktmbuf_mtod(m, uint8_t *), dst.addr_bytes, r->mac_native.addr_bytes,
+		     TR_ETHERTYPE_IPV6);
+	m->port = r->port_native;
+	tr_tx(c->lc, &c->lc->tx_native, m);
+}
+
+/*
+ * ICMPv6 error about the invoking IPv6 packet inv (RFC 4443), rate limited
+ * (§2.4(f)). to_client: the invoking packet came from a trusted Teredo
+ * client at (ip, port); the error goes back encapsulated.
+ */
+static void icmp6_error(struct tr_control *c, uint8_t type, uint8_t code, uint32_t param,
+			const uint8_t *inv, size_t inv_len, bool to_client, uint32_t ip, uint16_t port)
+{
+	struct tr_relay *r = c->r;
+
+	if (!tr_icmp6_error_allowed(inv, inv_len))
+		return;
+	if (!tr_bucket_take(&c->icmp_bucket, c->now, r->cfg.icmp6_rate, r->cfg.icmp6_burst)) {
+		TR_INC(&c->lc->cnt, icmp6_ratelimited);
+		return;
+	}
+	uint8_t buf[TR_MTU_DEFAULT];
+	size_t len = tr_build_icmp6_error(buf, sizeof(buf), type, code, param, r->id.ipv6, inv, inv_len);
+	if (len == 0)
+		return;
+	uint16_t off = to_client ? TR_ETH_HLEN + TR_ENCAP_HLEN : TR_ETH_HLEN;
+	struct rte_mbuf *m = new_frame(c, (uint16_t)(off + len));
+	if (m == NULL)
+		return;
+	memcpy(rte_pktmbuf_mtod_offset(m, uint8_t *, off), buf, len);
+	TR_INC(&c->lc->cnt, icmp6_sent);
+	if (to_client) {
+		if (tr_encap_mbuf(c->lc, m, off, (uint16_t)len, ip, port) != 0) {
+			rte_pktmbuf_free(m);
+			return;
+		}
+		tr_tx(c->lc, &c->lc->tx_teredo, m);
+	} else {
+		send_native(c, m);
+	}
+}
+
+/* Convenience: error about the IPv6 packet inside mbuf m at ip6_off. */
+static void icmp6_about(struct tr_control *c, struct rte_mbuf *m, uint16_t ip6_off,
+			uint16_t ip6_len, uint8_t type, uint8_t code, uint32_t param)
+{
+	icmp6_error(c, type, code, param, rte_pktmbuf_mtod_offset(m, uint8_t *, ip6_off), ip6_len,
+		    false, 0, 0);
+}
+
+/* The relay's bubble source: fe80::/64 + a keyed hash of the peer (notes
+ * §3(c)); U/G bits clear as Miredo does, so the client's reply carries a
+ * destination the relay can recognise. */
+static uint64_t bubble_nonce(const struct tr_control *c, const uint8_t peer[16])
+{
+	uint64_t h = tr_siphash24(c->bubble_key, peer, 16);
+
+	return h & ~(0x03ULL << 56);
+}
+
+static bool send_bubble(struct tr_control *c, struct tr_pend *s, struct tr_peer *p)
+{
+	struct tr_relay *r = c->r;
+	struct tr_addr_info ai;
+
+	if (tr_addr_decode(p->addr, &ai) != 0)
+		return false;
+	/* Never a packet cannon against Teredo servers (notes §4). */
+	struct tr_bucket *sb = &c->server_bucket[rte_jhash_1word(ai.server, 0) & (TR_SERVER_BUCKETS - 1)];
+	if (!tr_bucket_peek(&c->bubble_bucket, c->now, r->cfg.bubble_rate, r->cfg.bubble_rate) ||
+	    !tr_bucket_take(sb, c->now, r->cfg.bubble_server_rate, r->cfg.bubble_server_rate)) {
+		TR_INC(&c->lc->cnt, bubbles_ratelimited);
+		return false;
+	}
+	tr_bucket_take(&c->bubble_bucket, c->now, r->cfg.bubble_rate, r->cfg.bubble_rate);
+
+	struct rte_mbuf *m = new_frame(c, TR_ETH_HLEN + TR_ENCAP_HLEN + TR_IPV6_HLEN);
+	if (m == NULL)
+		return false;
+	uint8_t src[16] = { 0xfe, 0x80 };
+	uint64_t nonce = s->nonce;
+
+	for (int i = 15; i >= 8; i--, nonce >>= 8)
+		src[i] = (uint8_t)nonce;
+	const uint16_t off = TR_ETH_HLEN + TR_ENCAP_HLEN;
+	tr_build_bubble(rte_pktmbuf_mtod_offset(m, uint8_t *, off), src, p->addr);
+	/* RFC 4380 §5.4.1 case 3: the indirect bubble goes to the server. */
+	if (tr_encap_mbuf(c->lc, m, off, TR_IPV6_HLEN, ai.server, TR_SERVER_PORT) != 0) {
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	tr_tx(c->lc, &c->lc->tx_teredo, m);
+	/* §5.2.6: update the last transmission time, count the bubble. */
+	p->last_tx = now32(c);
+	if (p->bubbles == 0)
+		s->first_bubble_ms = c->now;
+	p->bubbles++;
+	TR_INC(&c->lc->cnt, bubbles_sent);
+	return true;
+}
+
+/* ------------------------------------------------------- peer life cycle */
+
+static void release_pending(struct tr_control *c, struct tr_peer *p)
+{
+	if (p->pend != TR_PEER_NO_SLOT) {
+		tr_pend_release(&c->pend, p->pend);
+		p->pend = TR_PEER_NO_SLOT;
+	}
+}
+
+static void remove_peer(struct tr_control *c, struct tr_peer_ref ref)
+{
+	struct tr_peer *p = tr_peer_at(c->r->peers, ref);
+
+	release_pending(c, p);
+	tr_peer_del(c->r->peers, ref);
+}
+
+/* Verification failed (§5.4.1: "the entry is removed"): drop the queue with
+ * one rate-limited Destination Unreachable each (Miredo TODO), remember the
+ * peer so the 4-per-300 s rule holds across removal (§5.2.6). */
+static void give_up(struct tr_control *c, struct tr_pend *s)
+{
+	struct tr_peer *p = tr_peer_at(c->r->peers, s->peer);
+	struct rte_mbuf *m;
+
+	while ((m = tr_pend_pop(&c->pend, p->pend)) != NULL) {
+		icmp6_about(c, m, TR_ETH_HLEN, (uint16_t)(m->pkt_len - TR_ETH_HLEN), 1, 3, 0);
+		drop(c, m, TR_DROP_TX_VERIFY_FAILED);
+	}
+	tr_negcache_add(&c->neg, p->addr, s->first_bubble_ms + c->r->cfg.bubble_window_s * 1000ULL);
+	TR_INC(&c->lc->cnt, peers_unverified_removed);
+	remove_peer(c, s->peer);
+}
+
+static void pending_timer(struct tr_control *c, uint32_t i)
+{
+	struct tr_pend *s = &c->pend.slot[i];
+	struct tr_peer *p = tr_peer_at(c->r->peers, s->peer);
+	const struct tr_config *cfg = &c->r->cfg;
+
+	if (p->bubbles >= cfg->bubble_max) {
+		give_up(c, s);
+		return;
+	}
+	/* §5.2.6: never two transmissions within the interval. */
+	int32_t since = tr_ms_since(now32(c), p->last_tx);
+	if (since < (int32_t)cfg->bubble_interval_ms) {
+		tr_pend_arm(&c->pend, i, c->now + (uint64_t)(cfg->bubble_interval_ms - since));
+		return;
+	}
+	send_bubble(c, s, p);
+	tr_pend_arm(&c->pend, i, c->now + cfg->bubble_interval_ms);
+}
+
+/* Start (or continue) verification of peer p: give it a slot, bubble now if
+ * pacing allows, arm the retry timer. */
+static struct tr_pend *start_verify(struct tr_control *c, struct tr_peer_ref ref, bool reverify)
+{
+	struct tr_peer *p = tr_peer_at(c->r->peers, ref);
+
+	if (p->pend != TR_PEER_NO_SLOT)
+		return &c->pend.slot[p->pend];
+	uint32_t i = tr_pend_alloc(&c->pend, ref);
+	if (i == TR_PEND_NONE)
+		return NULL;
+	struct tr_pend *s = &c->pend.slot[i];
+
+	p->pend = i;
+	p->bubbles = 0;
+	s->reverify = reverify;
+	s->nonce = bubble_nonce(c, p->addr);
+	if (tr_ms_since(now32(c), p->last_tx) >= (int32_t)c->r->cfg.bubble_interval_ms)
+		send_bubble(c, s, p);
+	tr_pend_arm(&c->pend, i, c->now + c->r->cfg.bubble_interval_ms);
+	return s;
+}
+
+/* Room for one more peer in the shard of key: evict the stalest trusted
+ * peer among a few sampled (pending ones have their own budget and die on
+ * their own in 8 s). */
+static bool make_room(struct tr_control *c, const uint8_t key[16])
+{
+	struct tr_peer_table *t = c->r->peers;
+	uint32_t s = tr_peer_shard_of(t, key);
+	struct tr_peer_shard *sh = &t->shard[s];
+	int32_t best = -1;
+	int32_t best_age = -1;
+
+	for (unsigned k = 0; k < 64; k++) {
+		uint32_t pos = (uint32_t)(rte_rand() % sh->capacity);
+		struct tr_peer *p = &sh->peers[pos];
+		uint64_t mp = tr_peer_load_mapping(p);
+
+		if (tr_map_state(mp) != TR_PEER_TRUSTED || p->pend != TR_PEER_NO_SLOT)
+			continue;
+		int32_t age = tr_ms_since(now32(c), p->last_rx);
+		if (age > best_age) {
+			best_age = age;
+			best = (int32_t)pos;
+		}
+	}
+	if (best < 0)
+		return false;
+	remove_peer(c, (struct tr_peer_ref){ .shard = s, .pos = best });
+	TR_INC(&c->lc->cnt, peers_evicted);
+	return true;
+}
+
+/* Queue a native packet for a peer under verification. */
+static void enqueue(struct tr_control *c, struct tr_pend *s, struct tr_peer *p,
+		    struct rte_mbuf *m, uint16_t ip6_len)
+{
+	const struct tr_config *cfg = &c->r->cfg;
+
+	if (!tr_pend_push(&c->pend, p->pend, m, ip6_len, cfg->peer_queue_pkts,
+			  cfg->peer_queue_bytes, cfg->global_queue_pkts)) {
+		drop(c, m, TR_DROP_TX_QUEUE_OVERFLOW);
+		return;
+	}
+	(void)s;
+	TR_INC(&c->lc->cnt, queued);
+}
+
+/* Encapsulate one native packet (Ethernet + IPv6 at ip6_off) to a trusted peer. */
+static void encap_send(struct tr_control *c, struct rte_mbuf *m, uint16_t ip6_off,
+		       uint16_t ip6_len, struct tr_peer *p, uint64_t mp)
+{
+	tr_ipv6_dec_hop(rte_pktmbuf_mtod_offset(m, uint8_t *, ip6_off));
+	if (tr_encap_mbuf(c->lc, m, ip6_off, ip6_len, tr_map_ip(mp), tr_map_port(mp)) != 0) {
+		drop(c, m, TR_DROP_NO_MBUF);
+		return;
+	}
+	p->last_tx = now32(c);
+	TR_INC(&c->lc->cnt, encapsulated);
+	TR_INC(&c->lc->cnt, fwd_teredo);
+	tr_tx(c->lc, &c->lc->tx_teredo, m);
+}
+
+/* ---------------------------------------------------- native -> Teredo */
+
+static void native_slow(struct tr_control *c, struct rte_mbuf *m, const struct tr_classified *cl)
+{
+	struct tr_relay *r = c->r;
+	const uint8_t *dst = rte_pktmbuf_mtod_offset(m, const uint8_t *, cl->ip6_off + 24);
+	struct tr_peer_ref ref = tr_peer_lookup(r->peers, dst);
+
+	if (__atomic_load_n(&r->gw4_mac, __ATOMIC_RELAXED) == 0) {
+		drop(c, m, TR_DROP_NO_NEXTHOP);
+		return;
+	}
+	if (ref.pos >= 0) {
+		struct tr_peer *p = tr_peer_at(r->peers, ref);
+		uint64_t mp = tr_peer_load_mapping(p);
+		bool trusted = tr_map_state(mp) == TR_PEER_TRUSTED;
+
+		/* §5.4.1 case 1 (trusted while the packet was in the ring). */
+		if (trusted && p->pend == TR_PEER_NO_SLOT &&
+		    tr_ms_since(now32(c), p->last_rx) < (int32_t)(r->cfg.validity_s * 1000)) {
+			encap_send(c, m, cl->ip6_off, cl->ip6_len, p, mp);
+			return;
+		}
+		/* Pending, or trusted but no longer valid (§5.2.4): queue and
+		 * (re-)verify with bubbles; a trusted peer stays trusted. */
+		struct tr_pend *s = start_verify(c, ref, trusted);
+		if (s == NULL) {
+			drop(c, m, TR_DROP_TX_PEER_TABLE_FULL);
+			return;
+		}
+		enqueue(c, s, p, m, cl->ip6_len);
+		return;
+	}
+
+	/* No entry: §5.2.6 4-per-300 s survives the entry's removal. */
+	if (tr_negcache_active(&c->neg, dst, c->now)) {
+		icmp6_about(c, m, cl->ip6_off, cl->ip6_len, 1, 3, 0);
+		drop(c, m, TR_DROP_TX_BUBBLE_LIMIT);
+		return;
+	}
+	if (c->pend.n_free == 0) {
+		drop(c, m, TR_DROP_TX_PEER_TABLE_FULL);
+		return;
+	}
+	struct tr_addr_info ai;
+	tr_addr_decode(dst, &ai);   /* the classifier checked it is Teredo */
+	/* §5.4.1 case 3 (the cone bit is ignored, RFC 5991 §3.2): an untrusted
+	 * entry whose mapping is the embedded one until a packet proves it. */
+	ref = tr_peer_add(r->peers, dst, ai.client, ai.port, now32(c));
+	if (ref.pos < 0 && make_room(c, dst))
+		ref = tr_peer_add(r->peers, dst, ai.client, ai.port, now32(c));
+	if (ref.pos < 0) {
+		drop(c, m, TR_DROP_TX_PEER_TABLE_FULL);
+		return;
+	}
+	TR_INC(&c->lc->cnt, peers_created);
+	struct tr_pend *s = start_verify(c, ref, false);
+	enqueue(c, s, tr_peer_at(r->peers, ref), m, cl->ip6_len);
+}
+
+/* ---------------------------------------------------- Teredo -> native */
+
+/* §5.4.2 step 7: the entry becomes trusted; flush its queue in arrival
+ * order to the mapping just proven (§5.4.1 "SHOULD be de-queued"). */
+static void trust(struct tr_control *c, struct tr_peer *p, uint32_t ip, uint16_t port)
+{
+	uint64_t old = tr_peer_load_mapping(p);
+
+	p->last_rx = now32(c);
+	p->bubbles = 0;
+	tr_peer_set_mapping(p, ip, port, TR_PEER_TRUSTED);
+	if (tr_map_state(old) != TR_PEER_TRUSTED || p->pend != TR_PEER_NO_SLOT)
+		TR_INC(&c->lc->cnt, peers_trusted);
+	if (p->pend == TR_PEER_NO_SLOT)
+		return;
+	uint64_t mp = tr_peer_load_mapping(p);
+	struct rte_mbuf *m;
+
+	while ((m = tr_pend_pop(&c->pend, p->pend)) != NULL) {
+		TR_INC(&c->lc->cnt, flushed);
+		encap_send(c, m, TR_ETH_HLEN, (uint16_t)(m->pkt_len - TR_ETH_HLEN), p, mp);
+	}
+	release_pending(c, p);
+}
+
+static void teredo_slow(struct tr_control *c, struct rte_mbuf *m, const struct tr_classified *cl)
+{
+	struct tr_relay *r = c->r;
+	const uint8_t *ip6 = rte_pktmbuf_mtod_offset(m, const uint8_t *, cl->ip6_off);
+	struct tr_peer_ref ref = tr_peer_lookup(r->peers, ip6 + 8);
+
+	if (ref.pos < 0) {
+		drop(c, m, cl->mapping_ok ? TR_DROP_RX_UNKNOWN_PEER : TR_DROP_RX_MAPPING_MISMATCH);
+		return;
+	}
+	struct tr_peer *p = tr_peer_at(r->peers, ref);
+	uint64_t mp = tr_peer_load_mapping(p);
+	bool stored_ok = tr_map_state(mp) == TR_PEER_TRUSTED && tr_map_ip(mp) == cl->src_ip &&
+			 tr_map_port(mp) == cl->src_port;
+
+	/* §5.4.2 step 5: the outer source must be the embedded mapping (or the
+	 * one already verified). Nonce-proven mismatches: symmetric-NAT issue. */
+	if (!cl->mapping_ok && !stored_ok) {
+		drop(c, m, TR_DROP_RX_MAPPING_MISMATCH);
+		return;
+	}
+	trust(c, p, cl->src_ip, cl->src_port);
+
+	if (cl->bubble) {
+		/* §5.2.3: bubbles are consumed, never forwarded. */
+		TR_INC(&c->lc->cnt, bubbles_received);
+		TR_INC(&c->lc->cnt, consumed);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (cl->post_reason != TR_DROP_NONE) {
+		if (cl->icmp_type != 0)
+			icmp6_error(c, cl->icmp_type, cl->icmp_code, cl->icmp_param, ip6, cl->ip6_len,
+				    true, cl->src_ip, cl->src_port);
+		drop(c, m, cl->post_reason);
+		return;
+	}
+	if (__atomic_load_n(&r->gw6_mac, __ATOMIC_RELAXED) == 0) {
+		drop(c, m, TR_DROP_NO_NEXTHOP);
+		return;
+	}
+	if (cl->origin_seen)
+		TR_INC(&c->lc->cnt, origin_ignored);
+	tr_ipv6_dec_hop(rte_pktmbuf_mtod_offset(m, uint8_t *, cl->ip6_off));
+	tr_decap_mbuf(c->lc, m, cl->ip6_off, cl->ip6_len);
+	TR_INC(&c->lc->cnt, decapsulated);
+	TR_INC(&c->lc->cnt, fwd_native);
+	tr_tx(c->lc, &c->lc->tx_native, m);
+}
+
+/* ------------------------------------------------------ for the relay */
+
+static void local6(struct tr_control *c, struct rte_mbuf *m, const struct tr_classified *cl)
+{
+	uint8_t *ip6 = rte_pktmbuf_mtod_offset(m, uint8_t *, cl->ip6_off);
+
+	/* Echo requests to the relay's own address are answered (operators
+	 * ping their relays); anything else for the relay is dropped. */
+	if (cl->ip6_len < TR_IPV6_HLEN + 8 || ip6[6] != TR_NH_ICMPV6 || ip6[40] != 128 ||
+	    ip6[41] != 0) {
+		drop(c, m, TR_DROP_LOCAL_UNHANDLED);
+		return;
+	}
+	uint8_t tmp[16];
+
+	memcpy(tmp, ip6 + 8, 16);
+	memcpy(ip6 + 8, ip6 + 24, 16);
+	memcpy(ip6 + 24, tmp, 16);
+	ip6[7] = 64;
+	ip6[40] = 129;
+	ip6[42] = ip6[43] = 0;
+	uint16_t ck = tr_ipv6_l4_cksum(ip6 + 8, ip6 + 24, TR_NH_ICMPV6, ip6 + 40,
+				       (size_t)cl->ip6_len - TR_IPV6_HLEN);
+	memcpy(ip6 + 42, &ck, 2);
+	if (m->pkt_len > (uint32_t)cl->ip6_off + cl->ip6_len)
+		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - cl->ip6_off - cl->ip6_len));
+	TR_INC(&c->lc->cnt, echo_replies);
+	TR_INC(&c->lc->cnt, consumed);
+	send_native(c, m);
+}
+
+static void handle_one(struct tr_control *c, struct rte_mbuf *m)
+{
+	struct tr_classified cl;
+
+	tr_classify(&c->r->id, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &cl);
+	switch (cl.kind) {
+	case TR_K_DROP:
+		/* Workers hand over only drops that owe an ICMPv6 error. */
+		if (cl.icmp_type != 0)
+			icmp6_about(c, m, cl.ip6_off, cl.ip6_len, cl.icmp_type, cl.icmp_code,
+				    cl.icmp_param);
+		drop(c, m, cl.reason);
+		break;
+	case TR_K_TEREDO:
+		teredo_slow(c, m, &cl);
+		break;
+	case TR_K_NATIVE:
+		native_slow(c, m, &cl);
+		break;
+	case TR_K_ARP:
+		tr_neigh_arp(c, m, &cl);
+		break;
+	case TR_K_ND:
+		tr_neigh_nd(c, m, &cl);
+		break;
+	case TR_K_LOCAL6:
+		local6(c, m, &cl);
+		break;
+	case TR_K_V4_FRAG:
+		/* Reassembly (rte_ip_frag) is not in yet: counted, not forwarded. */
+		drop(c, m, TR_DROP_RX_REASM_FAILED);
+		break;
+	}
+}
+
+void tr_control_handle(struct tr_control *c, struct rte_mbuf **pkts, unsigned n)
+{
+	c->now = tr_clock_ms(&c->r->clock);
+	for (unsigned i = 0; i < n; i++)
+		handle_one(c, pkts[i]);
+}
+
+unsigned tr_control_poll_ring(struct tr_control *c)
+{
+	struct rte_mbuf *pkts[TR_BURST_MAX];
+	unsigned n = rte_ring_sc_dequeue_burst(c->r->to_ctrl, (void **)pkts, TR_BURST_MAX, NULL);
+
+	if (n > 0)
+		tr_control_handle(c, pkts, n);
+	return n;
+}
+
+/* ------------------------------------------------------------- timers */
+
+/* Idle trusted peers leave after idle_timeout without traffic either way. */
+static void sweep(struct tr_control *c, uint32_t budget)
+{
+	struct tr_peer_table *t = c->r->peers;
+	const int32_t idle = (int32_t)(c->r->cfg.idle_timeout_s * 1000);
+
+	for (uint32_t s = 0; s < t->n_shards; s++) {
+		struct tr_peer_shard *sh = &t->shard[s];
+		uint32_t n = RTE_MIN(budget, sh->capacity);
+
+		for (uint32_t k = 0; k < n; k++) {
+			uint32_t pos = sh->sweep_cursor;
+			struct tr_peer *p = &sh->peers[pos];
+
+			sh->sweep_cursor = pos + 1 == sh->capacity ? 0 : pos + 1;
+			if (tr_map_state(tr_peer_load_mapping(p)) != TR_PEER_TRUSTED ||
+			    p->pend != TR_PEER_NO_SLOT)
+				continue;
+			if (tr_ms_since(now32(c), p->last_rx) >= idle &&
+			    tr_ms_since(now32(c), p->last_tx) >= idle) {
+				tr_peer_del(t, (struct tr_peer_ref){ .shard = s, .pos = (int32_t)pos });
+				TR_INC(&c->lc->cnt, peers_expired);
+			}
+		}
+	}
+}
+
+void tr_control_tick(struct tr_control *c, bool full_sweep)
+{
+	uint32_t i;
+
+	c->now = tr_clock_ms(&c->r->clock);
+	while ((i = tr_pend_due(&c->pend, c->now)) != TR_PEND_NONE)
+		pending_timer(c, i);
+	if (full_sweep)
+		sweep(c, UINT32_MAX);
+	else if (c->now - c->last_sweep_ms >= 10) {
+		sweep(c, 256);
+		c->last_sweep_ms = c->now;
+	}
+	tr_neigh_tick(c);
+}
+
+/* --------------------------------------------------------- life cycle */
+
+struct tr_control *tr_control_create(struct tr_relay *r)
+{
+	struct tr_control *c = rte_zmalloc("tr_control", sizeof(*c), RTE_CACHE_LINE_SIZE);
+
+	if (c == NULL)
+		return NULL;
+	c->r = r;
+	c->lc = &r->lc[r->control_lcore];
+	if (tr_pend_pool_init(&c->pend, r->cfg.pending_max, (int)rte_socket_id()) != 0 ||
+	    tr_negcache_init(&c->neg, r->cfg.negative_cache) != 0) {
+		tr_control_free(c);
+		return NULL;
+	}
+	for (unsigned i = 0; i < sizeof(c->bubble_key); i += 8) {
+		uint64_t v = rte_rand();
+		memcpy(c->bubble_key + i, &v, 8);
+	}
+	c->now = tr_clock_ms(&r->clock);
+	return c;
+}
+
+void tr_control_free(struct tr_control *c)
+{
+	if (c == NULL)
+		return;
+	tr_pend_pool_free(&c->pend);
+	tr_negcache_free(&c->neg);
+	rte_free(c);
+}
+
+struct tr_lcore *tr_control_lcore(struct tr_control *c)
+{
+	return c->lc;
+}
+
+uint32_t tr_control_pending_count(const struct tr_control *c)
+{
+	return c->pend.cap - c->pend.n_free;
+}
+
+uint32_t tr_control_queued_count(const struct tr_control *c)
+{
+	return c->pend.q_total;
+}
+
+unsigned tr_control_poll(struct tr_control *c)
+{
+	uint64_t t0 = rte_rdtsc();
+	unsigned n = tr_control_poll_ring(c);
+
+	tr_control_tick(c, false);
+	tr_tx_flush_all(c->lc);
+	uint64_t t1 = rte_rdtsc();
+	if (n > 0) {
+		TR_INC(&c->lc->cnt, polls_busy);
+		TR_ADD(&c->lc->cnt, cycles_busy, t1 - t0);
+	} else {
+		TR_INC(&c->lc->cnt, polls_idle);
+		TR_ADD(&c->lc->cnt, cycles_idle, t1 - t0);
+	}
+	return n;
+}

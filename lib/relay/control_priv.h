@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Control-lcore internals shared by control.c, nexthop.c and negcache.c.
+ */
+#ifndef TERELAY_CONTROL_PRIV_H
+#define TERELAY_CONTROL_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_hash.h>
+
+#include "pending.h"
+#include "policy.h"
+#include "relay.h"
+
+#define TR_SERVER_BUCKETS 4096    /* per-server bubble budgets, hashed (collisions share) */
+
+/*
+ * Negative cache: peers that failed verification, until the end of their
+ * 300 s bubble window (RFC 4380 §5.2.6 "4 bubbles in 300 s" must hold after
+ * the entry is removed). Bounded: the oldest record is overwritten.
+ */
+struct tr_negcache {
+	struct rte_hash *hash;       /* addr -> slot */
+	uint8_t (*addr)[16];
+	uint64_t *until_ms;
+	uint32_t cap, next;
+};
+
+int tr_negcache_init(struct tr_negcache *n, uint32_t cap);
+void tr_negcache_free(struct tr_negcache *n);
+void tr_negcache_add(struct tr_negcache *n, const uint8_t addr[16], uint64_t until_ms);
+bool tr_negcache_active(struct tr_negcache *n, const uint8_t addr[16], uint64_t now_ms);
+
+struct tr_control {
+	struct tr_relay *r;
+	struct tr_lcore *lc;
+	uint64_t now;
+	uint64_t last_sweep_ms;
+	struct tr_pend_pool pend;
+	struct tr_negcache neg;
+	struct tr_bucket bubble_bucket;
+	struct tr_bucket icmp_bucket;
+	struct tr_bucket server_bucket[TR_SERVER_BUCKETS];
+	uint8_t bubble_key[16];
+	uint64_t neigh4_probe_ms, neigh6_probe_ms;
+	uint64_t gw4_learned_ms, gw6_learned_ms;
+};
+
+/* nexthop.c: answer ARP/NS for the relay, resolve the gateways. */
+void tr_neigh_arp(struct tr_control *c, struct rte_mbuf *m, const struct tr_classified *cl);
+void tr_neigh_nd(struct tr_control *c, struct rte_mbuf *m, const struct tr_classified *cl);
+void tr_neigh_tick(struct tr_control *c);
+
+#endif /* TERELAY_CONTROL_PRIV_H */

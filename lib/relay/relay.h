@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * The relay's shared context and the two lcore roles.
+ *
+ *  worker.c   the fast path: classify, look up, encapsulate/decapsulate,
+ *             hand the rare cases to control. Lock-free, no RMW atomics.
+ *  control.c  the only writer of the peer table: trust, queues, bubbles,
+ *             timers, ARP/ND, ICMPv6 errors.
+ */
+#ifndef TERELAY_RELAY_H
+#define TERELAY_RELAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "clock.h"
+#include "config.h"
+#include "counters.h"
+#include "peer_table.h"
+#include "teredo.h"
+
+#define TR_BURST_MAX 64
+
+/* A transmit target: a NIC queue, or (replay) a ring to the single writer. */
+struct tr_txq {
+	uint16_t port;
+	uint16_t queue;
+	struct rte_ring *ring;
+	uint16_t n;
+	struct rte_mbuf *buf[TR_BURST_MAX];
+};
+
+struct tr_relay;
+
+/* Per-lcore state; each lcore writes only its own. */
+struct tr_lcore {
+	struct tr_counters cnt;
+	struct tr_relay *relay;
+	unsigned lcore_id;
+	unsigned worker_idx;            /* QSBR thread id and queue index */
+	bool is_worker;
+	uint16_t rxq;                   /* normal mode: rx queue on each port */
+	struct rte_ring *rx_ring;       /* replay mode: packets to process */
+	struct tr_txq tx_teredo;
+	struct tr_txq tx_native;        /* same target as tx_teredo when one port */
+	bool one_port;
+	uint16_t ip_id;                 /* RFC 6864: per-lcore IPv4 ID (DF clear) */
+	uint64_t processed;             /* replay lockstep: packets handled */
+	uint64_t heartbeat;             /* incremented every loop, read by control */
+	uint64_t last_flush_tsc;
+} __rte_cache_aligned;
+
+struct tr_control;
+
+struct tr_relay {
+	struct tr_config cfg;
+	struct tr_relay_id id;
+	uint16_t port_teredo, port_native;
+	struct rte_ether_addr mac_teredo, mac_native;
+	struct rte_mempool *pool;
+	struct rte_ring *to_ctrl;                /* workers -> control, MP/SC */
+	struct rte_ring *replay_tx;              /* replay: everything sent, MP/SC */
+	struct tr_peer_table *peers;
+	struct rte_rcu_qsbr *qsbr;
+	struct tr_clock clock;
+	/* Next-hop MACs as 48-bit integers (0 = unresolved); control writes,
+	 * workers read with one load. */
+	uint64_t gw4_mac, gw6_mac;
+	bool replay;
+	unsigned n_workers;
+	unsigned control_lcore;
+	unsigned worker_lcore[RTE_MAX_LCORE];
+	struct tr_lcore lc[RTE_MAX_LCORE];
+	struct tr_control *ctrl;
+	volatile bool stop;
+};
+
+static inline uint64_t tr_mac_to_u64(const struct rte_ether_addr *a)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 6; i++)
+		v = v << 8 | a->addr_bytes[i];
+	return v;
+}
+
+static inline void tr_u64_to_mac(uint64_t v, struct rte_ether_addr *a)
+{
+	for (int i = 5; i >= 0; i--, v >>= 8)
+		a->addr_bytes[i] = (uint8_t)v;
+}
+
+/* tx.c: buffered transmit; counts what leaves and what the NIC refuses. */
+void tr_tx(struct tr_lcore *lc, struct tr_txq *q, struct rte_mbuf *m);
+void tr_tx_flush(struct tr_lcore *lc, struct tr_txq *q);
+void tr_tx_flush_all(struct tr_lcore *lc);
+
+/* Shared encapsulation: turns an mbuf holding Ethernet + native IPv6
+ * (ip6_off, ip6_len) into Ethernet + IPv4/UDP from the relay's service
+ * address to (ip, port). Returns 0, or -1 (headroom) with m untouched. */
+int tr_encap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len,
+		  uint32_t ip, uint16_t port);
+/* Turn an mbuf holding a Teredo frame into Ethernet + the inner IPv6. */
+void tr_decap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len);
+
+/* worker.c */
+void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n);
+int tr_worker_main(void *arg);
+
+/* control.c */
+struct tr_control *tr_control_create(struct tr_relay *r);
+void tr_control_free(struct tr_control *c);
+/* Handle packets handed over (workers' ring or inline). */
+void tr_control_handle(struct tr_control *c, struct rte_mbuf **pkts, unsigned n);
+/* Timers, expiry sweep, neighbour resolution due at the current clock. */
+void tr_control_tick(struct tr_control *c, bool full_sweep);
+/* Drain the workers' ring once; returns packets handled. */
+unsigned tr_control_poll_ring(struct tr_control *c);
+/* One control iteration (ring, timers, tx); returns packets handled. */
+unsigned tr_control_poll(struct tr_control *c);
+struct tr_lcore *tr_control_lcore(struct tr_control *c);
+uint32_t tr_control_pending_count(const struct tr_control *c);
+uint32_t tr_control_queued_count(const struct tr_control *c);
+
+#endif /* TERELAY_RELAY_H */

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * What the relay says about itself: the exit summary, the periodic log line
+ * and the JSON stats file (the same names as telemetry).
+ */
+#ifndef TERELAY_REPORT_H
+#define TERELAY_REPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "relay.h"
+
+/* Sum of every lcore's counters plus the control lcore's gauges. */
+struct tr_snapshot {
+	struct tr_counters sum;
+	uint64_t peers_current;
+	uint64_t peers_pending;
+	uint64_t queued_now;
+	uint64_t in_flight;      /* in rings between lcores */
+	bool accounting_ok;
+};
+
+void tr_snapshot_take(const struct tr_relay *r, struct tr_snapshot *s);
+void tr_report_summary(const struct tr_snapshot *s, FILE *out);
+void tr_report_line(const struct tr_snapshot *s, FILE *out);
+int tr_report_json(const struct tr_snapshot *s, const char *path);
+
+#endif /* TERELAY_REPORT_H */

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Buffered transmit and the two header rewrites shared by the workers and
+ * the control lcore (queued packets are encapsulated the same way).
+ */
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_udp.h>
+
+#include "relay.h"
+
+void tr_tx_flush(struct tr_lcore *lc, struct tr_txq *q)
+{
+	if (q->n == 0)
+		return;
+	uint16_t sent;
+
+	if (q->ring != NULL)
+		sent = (uint16_t)rte_ring_enqueue_burst(q->ring, (void **)q->buf, q->n, NULL);
+	else
+		sent = rte_eth_tx_burst(q->port, q->queue, q->buf, q->n);
+	for (uint16_t i = sent; i < q->n; i++) {
+		TR_DROP_INC(&lc->cnt, TR_DROP_NIC_TX_FULL);
+		rte_pktmbuf_free(q->buf[i]);
+	}
+	q->n = 0;
+}
+
+void tr_tx(struct tr_lcore *lc, struct tr_txq *q, struct rte_mbuf *m)
+{
+	TR_INC(&lc->cnt, tx_packets);
+	TR_ADD(&lc->cnt, tx_bytes, m->pkt_len);
+	q->buf[q->n++] = m;
+	if (q->n == TR_BURST_MAX || q->n >= lc->relay->cfg.burst)
+		tr_tx_flush(lc, q);
+}
+
+void tr_tx_flush_all(struct tr_lcore *lc)
+{
+	tr_tx_flush(lc, &lc->tx_teredo);
+	if (!lc->one_port)
+		tr_tx_flush(lc, &lc->tx_native);
+}
+
+int tr_encap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len,
+		  uint32_t ip, uint16_t port)
+{
+	const struct tr_relay *r = lc->relay;
+	/* New frame: Ethernet + IPv4 + UDP in front of the IPv6 packet. */
+	int delta = TR_ETH_HLEN + TR_ENCAP_HLEN - (int)ip6_off;
+
+	if (delta > 0) {
+		if (rte_pktmbuf_prepend(m, (uint16_t)delta) == NULL)
+			return -1;
+	} else if (delta < 0) {
+		rte_pktmbuf_adj(m, (uint16_t)-delta);
+	}
+	/* Drop link-layer padding and RFC 6081 trailers: forward 40 + plen. */
+	uint32_t want = TR_ETH_HLEN + TR_ENCAP_HLEN + ip6_len;
+	if (m->pkt_len > want)
+		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - want));
+
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	struct rte_ether_addr dst;
+
+	tr_u64_to_mac(__atomic_load_n(&r->gw4_mac, __ATOMIC_RELAXED), &dst);
+	tr_build_eth(f, dst.addr_bytes, r->mac_teredo.addr_bytes, TR_ETHERTYPE_IPV4);
+	tr_build_encap(f + TR_ETH_HLEN, r->id.ipv4, r->id.port, ip, port, lc->ip_id++,
+		       r->cfg.ttl, ip6_len);
+	m->l2_len = TR_ETH_HLEN;
+	m->l3_len = TR_IPV4_HLEN;
+	m->port = r->port_teredo;
+	return 0;
+}
+
+void tr_decap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len)
+{
+	const struct tr_relay *r = lc->relay;
+
+	/* Keep 14 bytes in front of the inner IPv6 for the new Ethernet header. */
+	rte_pktmbuf_adj(m, (uint16_t)(ip6_off - TR_ETH_HLEN));
+	uint32_t want = TR_ETH_HLEN + ip6_len;
+	if (m->pkt_len > want)
+		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - want));
+
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	struct rte_ether_addr dst;
+
+	tr_u64_to_mac(__atomic_load_n(&r->gw6_mac, __ATOMIC_RELAXED), &dst);
+	tr_build_eth(f, dst.addr_bytes, r->mac_native.addr_bytes, TR_ETHERTYPE_IPV6);
+	m->l2_len = TR_ETH_HLEN;
+	m->port = r->port_native;
+}

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * The fast path. Per burst: classify every frame with the protocol library,
+ * one bulk lookup per shard for the peers, then forward what a trusted peer
+ * allows and hand everything else to the control lcore. Touches only its
+ * own queues and counters, read-only config, and peer entries through
+ * lock-free lookups (plus coarse idempotent time stores).
+ */
+#include <rte_ethdev.h>
+#include <rte_prefetch.h>
+
+#include "relay.h"
+
+/* last_rx/last_tx are refreshed only when they are this stale: a plain
+ * store, not per packet, so trusted peers' lines stay mostly shared. */
+#define TIME_REFRESH_MS 64
+
+struct handoff {
+	unsigned n;
+	struct rte_mbuf *m[TR_BURST_MAX];
+};
+
+static inline void drop(struct tr_lcore *lc, struct rte_mbuf *m, enum tr_drop_reason why)
+{
+	TR_DROP_INC(&lc->cnt, why);
+	rte_pktmbuf_free(m);
+}
+
+static void handoff_flush(struct tr_lcore *lc, struct handoff *h)
+{
+	if (h->n == 0)
+		return;
+	unsigned done = rte_ring_enqueue_burst(lc->relay->to_ctrl, (void **)h->m, h->n, NULL);
+
+	TR_ADD(&lc->cnt, to_control, done);
+	/* Never block on control: a full ring is a counted drop. */
+	for (unsigned i = done; i < h->n; i++)
+		drop(lc, h->m[i], TR_DROP_CTRL_RING_FULL);
+	h->n = 0;
+}
+
+static inline void refresh(uint32_t *t, uint32_t now)
+{
+	if (tr_ms_since(now, *t) >= TIME_REFRESH_MS)
+		*t = now;
+}
+
+/* Client -> native, peer already trusted at this exact outer source. */
+static void teredo_from_trusted(struct tr_lcore *lc, struct rte_mbuf *m,
+				const struct tr_classified *c, struct tr_peer *p, uint32_t now,
+				struct handoff *h)
+{
+	refresh(&p->last_rx, now);
+	if (c->bubble) {
+		/* RFC 4380 §5.2.3: a bubble refreshes the entry and is discarded. */
+		TR_INC(&lc->cnt, bubbles_received);
+		TR_INC(&lc->cnt, consumed);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (c->post_reason != TR_DROP_NONE) {
+		if (c->icmp_type != 0)
+			h->m[h->n++] = m;       /* control sends the rate-limited error */
+		else
+			drop(lc, m, c->post_reason);
+		return;
+	}
+	if (__atomic_load_n(&lc->relay->gw6_mac, __ATOMIC_RELAXED) == 0) {
+		drop(lc, m, TR_DROP_NO_NEXTHOP);
+		return;
+	}
+	if (c->origin_seen)
+		TR_INC(&lc->cnt, origin_ignored);
+	tr_ipv6_dec_hop(rte_pktmbuf_mtod_offset(m, uint8_t *, c->ip6_off));
+	tr_decap_mbuf(lc, m, c->ip6_off, c->ip6_len);
+	TR_INC(&lc->cnt, decapsulated);
+	TR_INC(&lc->cnt, fwd_native);
+	tr_tx(lc, &lc->tx_native, m);
+}
+
+static void teredo_packet(struct tr_lcore *lc, struct rte_mbuf *m, const struct tr_classified *c,
+			  struct tr_peer_ref ref, uint32_t now, struct handoff *h)
+{
+	const struct tr_relay *r = lc->relay;
+
+	if (ref.pos < 0) {
+		/* RFC 4380 §5.4.2: mapping check first, then the peer list. */
+		if (!c->mapping_ok)
+			drop(lc, m, TR_DROP_RX_MAPPING_MISMATCH);
+		else if (r->cfg.accept_unknown)
+			h->m[h->n++] = m;
+		else
+			drop(lc, m, TR_DROP_RX_UNKNOWN_PEER);
+		return;
+	}
+	struct tr_peer *p = tr_peer_at(r->peers, ref);
+	uint64_t mp = tr_peer_load_mapping(p);
+
+	if (tr_map_state(mp) == TR_PEER_TRUSTED && tr_map_ip(mp) == c->src_ip &&
+	    tr_map_port(mp) == c->src_port) {
+		teredo_from_trusted(lc, m, c, p, now, h);
+		return;
+	}
+	/* Pending peer, a trusted peer seen at its embedded mapping again
+	 * (re-validation, §5.4.2), or a bubble whose nonce control checks. */
+	if (c->mapping_ok || c->bubble)
+		h->m[h->n++] = m;
+	else
+		drop(lc, m, TR_DROP_RX_MAPPING_MISMATCH);
+}
+
+static void native_packet(struct tr_lcore *lc, struct rte_mbuf *m, const struct tr_classified *c,
+			  struct tr_peer_ref ref, uint32_t now, struct handoff *h)
+{
+	const struct tr_relay *r = lc->relay;
+
+	if (ref.pos >= 0) {
+		struct tr_peer *p = tr_peer_at(r->peers, ref);
+		uint64_t mp = tr_peer_load_mapping(p);
+
+		/* RFC 4380 §5.4.1 case 1: trusted and valid (< 30 s since the last
+		 * reception, §5.2.4) -> encapsulate to the verified mapping. */
+		if (tr_map_state(mp) == TR_PEER_TRUSTED &&
+		    tr_ms_since(now, p->last_rx) < (int32_t)(r->cfg.validity_s * 1000)) {
+			if (__atomic_load_n(&r->gw4_mac, __ATOMIC_RELAXED) == 0) {
+				drop(lc, m, TR_DROP_NO_NEXTHOP);
+				return;
+			}
+			tr_ipv6_dec_hop(rte_pktmbuf_mtod_offset(m, uint8_t *, c->ip6_off));
+			if (tr_encap_mbuf(lc, m, c->ip6_off, c->ip6_len, tr_map_ip(mp),
+					  tr_map_port(mp)) != 0) {
+				drop(lc, m, TR_DROP_NO_MBUF);
+				return;
+			}
+			refresh(&p->last_tx, now);
+			TR_INC(&lc->cnt, encapsulated);
+			TR_INC(&lc->cnt, fwd_teredo);
+			tr_tx(lc, &lc->tx_teredo, m);
+			return;
+		}
+	}
+	/* Unknown, pending or no longer valid: control queues and bubbles. */
+	h->m[h->n++] = m;
+}
+
+void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
+{
+	const struct tr_relay *r = lc->relay;
+	uint32_t now = (uint32_t)tr_clock_ms(&r->clock);
+	struct tr_classified cl[TR_BURST_MAX];
+	const uint8_t *keys[TR_BURST_MAX];
+	struct tr_peer_ref refs[TR_BURST_MAX];
+	uint16_t kidx[TR_BURST_MAX];
+	unsigned nk = 0;
+	struct handoff h = { .n = 0 };
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		TR_INC(&lc->cnt, rx_packets);
+		TR_ADD(&lc->cnt, rx_bytes, m->pkt_len);
+		if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
+			drop(lc, m, TR_DROP_NO_MBUF);
+			pkts[i] = NULL;
+			continue;
+		}
+		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+		struct tr_classified *c = &cl[i];
+
+		tr_classify(&r->id, f, m->data_len, c);
+		switch (c->kind) {
+		case TR_K_DROP:
+			if (c->icmp_type != 0)
+				h.m[h.n++] = m;
+			else
+				drop(lc, m, c->reason);
+			pkts[i] = NULL;
+			break;
+		case TR_K_TEREDO:
+			keys[nk] = f + c->ip6_off + 8;          /* inner source */
+			kidx[nk++] = i;
+			break;
+		case TR_K_NATIVE:
+			keys[nk] = f + c->ip6_off + 24;         /* destination */
+			kidx[nk++] = i;
+			break;
+		default:                                        /* ARP, ND, local, fragments */
+			h.m[h.n++] = m;
+			pkts[i] = NULL;
+			break;
+		}
+	}
+
+	if (nk > 0)
+		tr_peer_lookup_bulk(r->peers, keys, nk, refs);
+	for (unsigned k = 0; k < nk; k++) {
+		uint16_t i = kidx[k];
+
+		if (cl[i].kind == TR_K_TEREDO)
+			teredo_packet(lc, pkts[i], &cl[i], refs[k], now, &h);
+		else
+			native_packet(lc, pkts[i], &cl[i], refs[k], now, &h);
+	}
+	handoff_flush(lc, &h);
+	if (lc->rx_ring != NULL)
+		tr_tx_flush_all(lc);    /* replay lockstep: nothing stays buffered */
+	__atomic_store_n(&lc->processed, lc->processed + n, __ATOMIC_RELEASE);
+}
+
+int tr_worker_main(void *arg)
+{
+	struct tr_lcore *lc = arg;
+	struct tr_relay *r = lc->relay;
+	struct rte_mbuf *pkts[TR_BURST_MAX];
+	const uint64_t drain_tsc = rte_get_tsc_hz() / 10000;   /* ~100 us */
+	uint16_t burst = r->cfg.burst;
+
+	if (r->qsbr != NULL) {
+		rte_rcu_qsbr_thread_register(r->qsbr, lc->worker_idx);
+		rte_rcu_qsbr_thread_online(r->qsbr, lc->worker_idx);
+	}
+	while (!r->stop) {
+		uint64_t t0 = rte_rdtsc();
+		uint16_t n = 0;
+
+		if (lc->rx_ring != NULL) {
+			n = (uint16_t)rte_ring_dequeue_burst(lc->rx_ring, (void **)pkts, burst, NULL);
+			if (n > 0)
+				tr_worker_burst(lc, pkts, n);
+		} else {
+			n = rte_eth_rx_burst(r->port_teredo, lc->rxq, pkts, burst);
+			if (n > 0)
+				tr_worker_burst(lc, pkts, n);
+			if (r->port_native != r->port_teredo) {
+				uint16_t n2 = rte_eth_rx_burst(r->port_native, lc->rxq, pkts, burst);
+
+				if (n2 > 0)
+					tr_worker_burst(lc, pkts, n2);
+				n = (uint16_t)(n + n2);
+			}
+		}
+		uint64_t t1 = rte_rdtsc();
+		/* tx buffers leave at a full burst or after ~100 us */
+		if (n == 0 || t1 - lc->last_flush_tsc > drain_tsc) {
+			tr_tx_flush_all(lc);
+			lc->last_flush_tsc = t1;
+		}
+		if (n > 0) {
+			TR_INC(&lc->cnt, polls_busy);
+			TR_ADD(&lc->cnt, cycles_busy, t1 - t0);
+		} else {
+			TR_INC(&lc->cnt, polls_idle);
+			TR_ADD(&lc->cnt, cycles_idle, t1 - t0);
+		}
+		if (r->qsbr != NULL)
+			rte_rcu_qsbr_quiescent(r->qsbr, lc->worker_idx);
+		__atomic_store_n(&lc->heartbeat, lc->heartbeat + 1, __ATOMIC_RELAXED);
+	}
+	tr_tx_flush_all(lc);
+	if (r->qsbr != NULL) {
+		rte_rcu_qsbr_thread_offline(r->qsbr, lc->worker_idx);
+		rte_rcu_qsbr_thread_unregister(r->qsbr, lc->worker_idx);
+	}
+	return 0;
+}
