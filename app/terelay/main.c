@@ -18,6 +18,7 @@
 
 #include <rte_eal.h>
 #include <rte_ethdev.h>
+#include <rte_hash.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
@@ -155,7 +156,8 @@ static int setup_lcores(struct tr_relay *r)
 
 		lc->relay = r;
 		lc->lcore_id = i;
-		lc->one_port = r->port_teredo == r->port_native;
+		lc->tx_teredo = &lc->txq[0];
+		lc->tx_native = r->port_teredo == r->port_native ? &lc->txq[0] : &lc->txq[1];
 	}
 	for (unsigned w = 0; w < r->n_workers; w++) {
 		struct tr_lcore *lc = &r->lc[r->worker_lcore[w]];
@@ -170,13 +172,13 @@ static int setup_lcores(struct tr_relay *r)
 			if (lc->rx_ring == NULL)
 				return -1;
 		}
-		txq_init(&lc->tx_teredo, r->port_teredo, (uint16_t)w, r->replay_tx);
-		txq_init(&lc->tx_native, r->port_native, (uint16_t)w, r->replay_tx);
+		txq_init(lc->tx_teredo, r->port_teredo, (uint16_t)w, r->replay_tx);
+		txq_init(lc->tx_native, r->port_native, (uint16_t)w, r->replay_tx);
 	}
 	struct tr_lcore *ctl = &r->lc[r->control_lcore];
 	/* The control lcore has its own tx queue after the workers'. */
-	txq_init(&ctl->tx_teredo, r->port_teredo, (uint16_t)r->n_workers, r->replay_tx);
-	txq_init(&ctl->tx_native, r->port_native, (uint16_t)r->n_workers, r->replay_tx);
+	txq_init(ctl->tx_teredo, r->port_teredo, (uint16_t)r->n_workers, r->replay_tx);
+	txq_init(ctl->tx_native, r->port_native, (uint16_t)r->n_workers, r->replay_tx);
 	return 0;
 }
 
@@ -224,6 +226,21 @@ static int setup(struct tr_relay *r, const struct options *o)
 		r->qsbr = rte_zmalloc("tr_qsbr", sz, RTE_CACHE_LINE_SIZE);
 		if (r->qsbr == NULL || rte_rcu_qsbr_init(r->qsbr, r->n_workers) != 0)
 			return -1;
+	}
+	r->v4_on_link = r->cfg.ipv4_gateway == 0 && !r->cfg.ipv4_gateway_mac_set;
+	if (r->v4_on_link) {
+		struct rte_hash_parameters hp = {
+			.name = "tr_neigh4",
+			.entries = 4096,
+			.key_len = sizeof(uint32_t),
+			.socket_id = socket,
+			.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+		};
+		r->neigh4 = rte_hash_create(&hp);
+		if (r->neigh4 == NULL) {
+			fprintf(stderr, "terelay: cannot allocate the neighbour table\n");
+			return -1;
+		}
 	}
 	r->peers = tr_peer_table_create("tr_peers", r->cfg.peers_max, r->cfg.shards, socket, r->qsbr);
 	if (r->peers == NULL) {
@@ -295,6 +312,7 @@ static void teardown(struct tr_relay *r)
 		tr_port_stop(r->port_teredo);
 	if (r->port_native != r->port_teredo && rte_eth_dev_is_valid_port(r->port_native))
 		tr_port_stop(r->port_native);
+	rte_hash_free(r->neigh4);
 	rte_ring_free(r->to_ctrl);
 	rte_ring_free(r->replay_tx);
 	for (unsigned i = 0; i < RTE_MAX_LCORE; i++)

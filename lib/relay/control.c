@@ -55,7 +55,7 @@ static void send_native(struct tr_control *c, struct rte_mbuf *m)
 	tr_build_eth(rte_pktmbuf_mtod(m, uint8_t *), dst.addr_bytes, r->mac_native.addr_bytes,
 		     TR_ETHERTYPE_IPV6);
 	m->port = r->port_native;
-	tr_tx(c->lc, &c->lc->tx_native, m);
+	tr_tx(c->lc, c->lc->tx_native, m);
 }
 
 /*
@@ -85,11 +85,13 @@ static void icmp6_error(struct tr_control *c, uint8_t type, uint8_t code, uint32
 	memcpy(rte_pktmbuf_mtod_offset(m, uint8_t *, off), buf, len);
 	TR_INC(&c->lc->cnt, icmp6_sent);
 	if (to_client) {
-		if (tr_encap_mbuf(c->lc, m, off, (uint16_t)len, ip, port) != 0) {
+		uint64_t mac = tr_nh4_resolve(c, ip);
+
+		if (mac == 0 || tr_encap_mbuf(c->lc, m, off, (uint16_t)len, ip, port, mac) != 0) {
 			rte_pktmbuf_free(m);
 			return;
 		}
-		tr_tx(c->lc, &c->lc->tx_teredo, m);
+		tr_tx(c->lc, c->lc->tx_teredo, m);
 	} else {
 		send_native(c, m);
 	}
@@ -127,6 +129,12 @@ static bool send_bubble(struct tr_control *c, struct tr_pend *s, struct tr_peer 
 		TR_INC(&c->lc->cnt, bubbles_ratelimited);
 		return false;
 	}
+	uint64_t mac = tr_nh4_resolve(c, ai.server);
+	if (mac == 0) {
+		/* Not sent; the retry timer tries again once ARP has answered. */
+		TR_INC(&c->lc->cnt, nexthop_misses);
+		return false;
+	}
 	tr_bucket_take(&c->bubble_bucket, c->now, r->cfg.bubble_rate, r->cfg.bubble_rate);
 
 	struct rte_mbuf *m = new_frame(c, TR_ETH_HLEN + TR_ENCAP_HLEN + TR_IPV6_HLEN);
@@ -140,11 +148,11 @@ static bool send_bubble(struct tr_control *c, struct tr_pend *s, struct tr_peer 
 	const uint16_t off = TR_ETH_HLEN + TR_ENCAP_HLEN;
 	tr_build_bubble(rte_pktmbuf_mtod_offset(m, uint8_t *, off), src, p->addr);
 	/* RFC 4380 §5.4.1 case 3: the indirect bubble goes to the server. */
-	if (tr_encap_mbuf(c->lc, m, off, TR_IPV6_HLEN, ai.server, TR_SERVER_PORT) != 0) {
+	if (tr_encap_mbuf(c->lc, m, off, TR_IPV6_HLEN, ai.server, TR_SERVER_PORT, mac) != 0) {
 		rte_pktmbuf_free(m);
 		return false;
 	}
-	tr_tx(c->lc, &c->lc->tx_teredo, m);
+	tr_tx(c->lc, c->lc->tx_teredo, m);
 	/* §5.2.6: update the last transmission time, count the bubble. */
 	p->last_tx = now32(c);
 	if (p->bubbles == 0)
@@ -282,15 +290,21 @@ static void enqueue(struct tr_control *c, struct tr_pend *s, struct tr_peer *p,
 static void encap_send(struct tr_control *c, struct rte_mbuf *m, uint16_t ip6_off,
 		       uint16_t ip6_len, struct tr_peer *p, uint64_t mp)
 {
+	uint64_t mac = tr_nh4_resolve(c, tr_map_ip(mp));
+
+	if (mac == 0) {
+		drop(c, m, TR_DROP_NO_NEXTHOP);
+		return;
+	}
 	tr_ipv6_dec_hop(rte_pktmbuf_mtod_offset(m, uint8_t *, ip6_off));
-	if (tr_encap_mbuf(c->lc, m, ip6_off, ip6_len, tr_map_ip(mp), tr_map_port(mp)) != 0) {
+	if (tr_encap_mbuf(c->lc, m, ip6_off, ip6_len, tr_map_ip(mp), tr_map_port(mp), mac) != 0) {
 		drop(c, m, TR_DROP_NO_MBUF);
 		return;
 	}
 	p->last_tx = now32(c);
 	TR_INC(&c->lc->cnt, encapsulated);
 	TR_INC(&c->lc->cnt, fwd_teredo);
-	tr_tx(c->lc, &c->lc->tx_teredo, m);
+	tr_tx(c->lc, c->lc->tx_teredo, m);
 }
 
 /* ---------------------------------------------------- native -> Teredo */
@@ -301,10 +315,6 @@ static void native_slow(struct tr_control *c, struct rte_mbuf *m, const struct t
 	const uint8_t *dst = rte_pktmbuf_mtod_offset(m, const uint8_t *, cl->ip6_off + 24);
 	struct tr_peer_ref ref = tr_peer_lookup(r->peers, dst);
 
-	if (__atomic_load_n(&r->gw4_mac, __ATOMIC_RELAXED) == 0) {
-		drop(c, m, TR_DROP_NO_NEXTHOP);
-		return;
-	}
 	if (ref.pos >= 0) {
 		struct tr_peer *p = tr_peer_at(r->peers, ref);
 		uint64_t mp = tr_peer_load_mapping(p);
@@ -399,6 +409,8 @@ static void teredo_slow(struct tr_control *c, struct rte_mbuf *m, const struct t
 		drop(c, m, TR_DROP_RX_MAPPING_MISMATCH);
 		return;
 	}
+	/* On link, the frame that proves the mapping also tells its MAC. */
+	tr_nh4_learn(c, cl->src_ip, rte_pktmbuf_mtod_offset(m, const uint8_t *, 6));
 	trust(c, p, cl->src_ip, cl->src_port);
 
 	if (cl->bubble) {
@@ -425,7 +437,7 @@ static void teredo_slow(struct tr_control *c, struct rte_mbuf *m, const struct t
 	tr_decap_mbuf(c->lc, m, cl->ip6_off, cl->ip6_len);
 	TR_INC(&c->lc->cnt, decapsulated);
 	TR_INC(&c->lc->cnt, fwd_native);
-	tr_tx(c->lc, &c->lc->tx_native, m);
+	tr_tx(c->lc, c->lc->tx_native, m);
 }
 
 /* ------------------------------------------------------ for the relay */

@@ -14,7 +14,8 @@
 #include "policy.h"
 #include "relay.h"
 
-#define TR_SERVER_BUCKETS 4096    /* per-server bubble budgets, hashed (collisions share) */
+#define TR_SERVER_BUCKETS 4096
+#define TR_ARP_PROBE_SLOTS 1024   /* on-link ARP requests, one per IP per second */    /* per-server bubble budgets, hashed (collisions share) */
 
 /*
  * Negative cache: peers that failed verification, until the end of their
@@ -45,6 +46,7 @@ struct tr_control {
 	struct tr_bucket server_bucket[TR_SERVER_BUCKETS];
 	uint8_t bubble_key[16];
 	uint64_t neigh4_probe_ms, neigh6_probe_ms;
+	struct { uint32_t ip; uint64_t ms; } arp_probe[TR_ARP_PROBE_SLOTS];
 	uint64_t gw4_learned_ms, gw6_learned_ms;
 };
 
@@ -52,5 +54,9 @@ struct tr_control {
 void tr_neigh_arp(struct tr_control *c, struct rte_mbuf *m, const struct tr_classified *cl);
 void tr_neigh_nd(struct tr_control *c, struct rte_mbuf *m, const struct tr_classified *cl);
 void tr_neigh_tick(struct tr_control *c);
+/* Next-hop MAC toward ip; on a miss (on-link mode) an ARP request goes out
+ * (at most one per IP per second) and 0 is returned. */
+uint64_t tr_nh4_resolve(struct tr_control *c, uint32_t ip);
+void tr_nh4_learn(struct tr_control *c, uint32_t ip, const uint8_t mac[6]);
 
 #endif /* TERELAY_CONTROL_PRIV_H */

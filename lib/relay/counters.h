@@ -46,6 +46,7 @@
 	C(arp_requests,     "ARP requests sent to resolve next hops") \
 	C(nd_adverts,       "neighbour advertisements sent for the relay's IPv6") \
 	C(nd_solicits,      "neighbour solicitations sent to resolve next hops") \
+	C(nexthop_misses,   "generated packets not sent: IPv4 next hop unresolved (ARP sent)") \
 	C(echo_replies,     "ICMPv6 echo replies sent from the relay's address") \
 	C(origin_ignored,   "origin indications stripped and ignored") \
 	C(polls_busy,       "polls that received packets") \

@@ -34,6 +34,7 @@ void tr_neigh_arp(struct tr_control *c, struct rte_mbuf *m, const struct tr_clas
 	}
 	if (!cfg->ipv4_gateway_mac_set && cfg->ipv4_gateway != 0 && a.spa == cfg->ipv4_gateway)
 		learn(c, &r->gw4_mac, &c->gw4_learned_ms, a.sha);
+	tr_nh4_learn(c, a.spa, a.sha);
 	TR_INC(&c->lc->cnt, consumed);
 	if (a.op != 1) {
 		rte_pktmbuf_free(m);
@@ -44,7 +45,7 @@ void tr_neigh_arp(struct tr_control *c, struct rte_mbuf *m, const struct tr_clas
 	rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - 42));
 	m->port = r->port_teredo;
 	TR_INC(&c->lc->cnt, arp_replies);
-	tr_tx(c->lc, &c->lc->tx_teredo, m);
+	tr_tx(c->lc, c->lc->tx_teredo, m);
 }
 
 void tr_neigh_nd(struct tr_control *c, struct rte_mbuf *m, const struct tr_classified *cl)
@@ -97,7 +98,59 @@ void tr_neigh_nd(struct tr_control *c, struct rte_mbuf *m, const struct tr_class
 	tr_build_eth(out, eth_dst, r->mac_native.addr_bytes, TR_ETHERTYPE_IPV6);
 	m->port = r->port_native;
 	TR_INC(&c->lc->cnt, nd_adverts);
-	tr_tx(c->lc, &c->lc->tx_native, m);
+	tr_tx(c->lc, c->lc->tx_native, m);
+}
+
+static void send_arp_request(struct tr_control *c, uint32_t ip)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t zero_mac[6];
+	struct tr_relay *r = c->r;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(r->pool);
+	uint8_t *f = m ? (uint8_t *)rte_pktmbuf_append(m, 42) : NULL;
+
+	if (f == NULL) {
+		if (m != NULL)
+			rte_pktmbuf_free(m);
+		TR_DROP_INC(&c->lc->cnt, TR_DROP_NO_MBUF);
+		return;
+	}
+	tr_build_arp(f, 1, bcast, r->mac_teredo.addr_bytes, r->id.ipv4, zero_mac, ip);
+	m->port = r->port_teredo;
+	TR_INC(&c->lc->cnt, arp_requests);
+	tr_tx(c->lc, c->lc->tx_teredo, m);
+}
+
+void tr_nh4_learn(struct tr_control *c, uint32_t ip, const uint8_t mac[6])
+{
+	struct rte_ether_addr a;
+
+	if (!c->r->v4_on_link || ip == 0 || (mac[0] & 1) != 0)
+		return;
+	memcpy(a.addr_bytes, mac, 6);
+	uint64_t v = tr_mac_to_u64(&a);
+	void *old;
+
+	if (rte_hash_lookup_data(c->r->neigh4, &ip, &old) >= 0 && (uint64_t)(uintptr_t)old == v)
+		return;
+	/* Lock-free table: replacing the data of a present key is atomic. */
+	rte_hash_add_key_data(c->r->neigh4, &ip, (void *)(uintptr_t)v);
+}
+
+uint64_t tr_nh4_resolve(struct tr_control *c, uint32_t ip)
+{
+	uint64_t mac = tr_nh4_mac(c->r, ip);
+
+	if (mac != 0 || !c->r->v4_on_link)
+		return mac;
+	unsigned slot = (ip * 2654435761u) >> 22;   /* 10 bits: TR_ARP_PROBE_SLOTS */
+
+	if (c->arp_probe[slot].ip != ip || c->now - c->arp_probe[slot].ms >= PROBE_INTERVAL_MS) {
+		c->arp_probe[slot].ip = ip;
+		c->arp_probe[slot].ms = c->now;
+		send_arp_request(c, ip);
+	}
+	return 0;
 }
 
 static bool due(const struct tr_control *c, uint64_t mac, uint64_t learned, uint64_t *probe_ms)
@@ -116,25 +169,20 @@ void tr_neigh_tick(struct tr_control *c)
 	struct tr_relay *r = c->r;
 	const struct tr_config *cfg = &r->cfg;
 	static const uint8_t unspec[16];
-	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-	static const uint8_t zero_mac[6];
 
 	if (!cfg->ipv4_gateway_mac_set && cfg->ipv4_gateway != 0 &&
 	    due(c, __atomic_load_n(&r->gw4_mac, __ATOMIC_RELAXED), c->gw4_learned_ms,
-		&c->neigh4_probe_ms)) {
-		struct rte_mbuf *m = rte_pktmbuf_alloc(r->pool);
-		uint8_t *f = m ? (uint8_t *)rte_pktmbuf_append(m, 42) : NULL;
+		&c->neigh4_probe_ms))
+		send_arp_request(c, cfg->ipv4_gateway);
+	/* Next hops the workers could not resolve (on-link mode). */
+	if (r->v4_on_link)
+		for (unsigned w = 0; w <= r->n_workers; w++) {
+			unsigned id = w < r->n_workers ? r->worker_lcore[w] : r->control_lcore;
+			uint32_t ip = __atomic_load_n(&r->lc[id].want_arp, __ATOMIC_RELAXED);
 
-		if (f != NULL) {
-			tr_build_arp(f, 1, bcast, r->mac_teredo.addr_bytes, r->id.ipv4, zero_mac,
-				     cfg->ipv4_gateway);
-			m->port = r->port_teredo;
-			TR_INC(&c->lc->cnt, arp_requests);
-			tr_tx(c->lc, &c->lc->tx_teredo, m);
-		} else if (m != NULL) {
-			rte_pktmbuf_free(m);
+			if (ip != 0)
+				tr_nh4_resolve(c, ip);
 		}
-	}
 	if (!cfg->ipv6_gateway_mac_set && memcmp(cfg->ipv6_gateway, unspec, 16) != 0 &&
 	    due(c, __atomic_load_n(&r->gw6_mac, __ATOMIC_RELAXED), c->gw6_learned_ms,
 		&c->neigh6_probe_ms)) {
@@ -152,7 +200,7 @@ void tr_neigh_tick(struct tr_control *c)
 			rte_pktmbuf_trim(m, (uint16_t)(72 - len));
 			m->port = r->port_native;
 			TR_INC(&c->lc->cnt, nd_solicits);
-			tr_tx(c->lc, &c->lc->tx_native, m);
+			tr_tx(c->lc, c->lc->tx_native, m);
 		} else if (m != NULL) {
 			rte_pktmbuf_free(m);
 		}

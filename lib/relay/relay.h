@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include <rte_ether.h>
+#include <rte_hash.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
@@ -47,13 +48,14 @@ struct tr_lcore {
 	bool is_worker;
 	uint16_t rxq;                   /* normal mode: rx queue on each port */
 	struct rte_ring *rx_ring;       /* replay mode: packets to process */
-	struct tr_txq tx_teredo;
-	struct tr_txq tx_native;        /* same target as tx_teredo when one port */
-	bool one_port;
+	struct tr_txq txq[2];
+	struct tr_txq *tx_teredo;       /* &txq[0] */
+	struct tr_txq *tx_native;       /* &txq[1], or &txq[0] when one port carries both */
 	uint16_t ip_id;                 /* RFC 6864: per-lcore IPv4 ID (DF clear) */
 	uint64_t processed;             /* replay lockstep: packets handled */
 	uint64_t heartbeat;             /* incremented every loop, read by control */
 	uint64_t last_flush_tsc;
+	uint32_t want_arp;              /* worker -> control: an unresolved IPv4 next hop */
 } __rte_cache_aligned;
 
 struct tr_control;
@@ -72,6 +74,11 @@ struct tr_relay {
 	/* Next-hop MACs as 48-bit integers (0 = unresolved); control writes,
 	 * workers read with one load. */
 	uint64_t gw4_mac, gw6_mac;
+	/* IPv4 on-link mode (no ipv4_gateway): per-destination MACs learned by
+	 * control (ARP, and the source of every packet that proves a mapping);
+	 * workers read them lock-free. */
+	bool v4_on_link;
+	struct rte_hash *neigh4;
 	bool replay;
 	unsigned n_workers;
 	unsigned control_lcore;
@@ -96,6 +103,18 @@ static inline void tr_u64_to_mac(uint64_t v, struct rte_ether_addr *a)
 		a->addr_bytes[i] = (uint8_t)v;
 }
 
+/* MAC of the IPv4 next hop toward ip (host order); 0 = unresolved. */
+static inline uint64_t tr_nh4_mac(const struct tr_relay *r, uint32_t ip)
+{
+	void *data;
+
+	if (!r->v4_on_link)
+		return __atomic_load_n(&r->gw4_mac, __ATOMIC_RELAXED);
+	if (rte_hash_lookup_data(r->neigh4, &ip, &data) < 0)
+		return 0;
+	return (uint64_t)(uintptr_t)data;
+}
+
 /* tx.c: buffered transmit; counts what leaves and what the NIC refuses. */
 void tr_tx(struct tr_lcore *lc, struct tr_txq *q, struct rte_mbuf *m);
 void tr_tx_flush(struct tr_lcore *lc, struct tr_txq *q);
@@ -105,7 +124,7 @@ void tr_tx_flush_all(struct tr_lcore *lc);
  * (ip6_off, ip6_len) into Ethernet + IPv4/UDP from the relay's service
  * address to (ip, port). Returns 0, or -1 (headroom) with m untouched. */
 int tr_encap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len,
-		  uint32_t ip, uint16_t port);
+		  uint32_t ip, uint16_t port, uint64_t dst_mac);
 /* Turn an mbuf holding a Teredo frame into Ethernet + the inner IPv6. */
 void tr_decap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len);
 

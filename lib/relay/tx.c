@@ -39,13 +39,13 @@ void tr_tx(struct tr_lcore *lc, struct tr_txq *q, struct rte_mbuf *m)
 
 void tr_tx_flush_all(struct tr_lcore *lc)
 {
-	tr_tx_flush(lc, &lc->tx_teredo);
-	if (!lc->one_port)
-		tr_tx_flush(lc, &lc->tx_native);
+	tr_tx_flush(lc, lc->tx_teredo);
+	if (lc->tx_native != lc->tx_teredo)
+		tr_tx_flush(lc, lc->tx_native);
 }
 
 int tr_encap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len,
-		  uint32_t ip, uint16_t port)
+		  uint32_t ip, uint16_t port, uint64_t dst_mac)
 {
 	const struct tr_relay *r = lc->relay;
 	/* New frame: Ethernet + IPv4 + UDP in front of the IPv6 packet. */
@@ -65,7 +65,7 @@ int tr_encap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uin
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
 	struct rte_ether_addr dst;
 
-	tr_u64_to_mac(__atomic_load_n(&r->gw4_mac, __ATOMIC_RELAXED), &dst);
+	tr_u64_to_mac(dst_mac, &dst);
 	tr_build_eth(f, dst.addr_bytes, r->mac_teredo.addr_bytes, TR_ETHERTYPE_IPV4);
 	tr_build_encap(f + TR_ETH_HLEN, r->id.ipv4, r->id.port, ip, port, lc->ip_id++,
 		       r->cfg.ttl, ip6_len);

@@ -75,7 +75,7 @@ static void teredo_from_trusted(struct tr_lcore *lc, struct rte_mbuf *m,
 	tr_decap_mbuf(lc, m, c->ip6_off, c->ip6_len);
 	TR_INC(&lc->cnt, decapsulated);
 	TR_INC(&lc->cnt, fwd_native);
-	tr_tx(lc, &lc->tx_native, m);
+	tr_tx(lc, lc->tx_native, m);
 }
 
 static void teredo_packet(struct tr_lcore *lc, struct rte_mbuf *m, const struct tr_classified *c,
@@ -122,20 +122,23 @@ static void native_packet(struct tr_lcore *lc, struct rte_mbuf *m, const struct 
 		 * reception, §5.2.4) -> encapsulate to the verified mapping. */
 		if (tr_map_state(mp) == TR_PEER_TRUSTED &&
 		    tr_ms_since(now, p->last_rx) < (int32_t)(r->cfg.validity_s * 1000)) {
-			if (__atomic_load_n(&r->gw4_mac, __ATOMIC_RELAXED) == 0) {
+			uint64_t mac = tr_nh4_mac(r, tr_map_ip(mp));
+
+			if (mac == 0) {
+				lc->want_arp = tr_map_ip(mp);   /* control resolves it */
 				drop(lc, m, TR_DROP_NO_NEXTHOP);
 				return;
 			}
 			tr_ipv6_dec_hop(rte_pktmbuf_mtod_offset(m, uint8_t *, c->ip6_off));
 			if (tr_encap_mbuf(lc, m, c->ip6_off, c->ip6_len, tr_map_ip(mp),
-					  tr_map_port(mp)) != 0) {
+					  tr_map_port(mp), mac) != 0) {
 				drop(lc, m, TR_DROP_NO_MBUF);
 				return;
 			}
 			refresh(&p->last_tx, now);
 			TR_INC(&lc->cnt, encapsulated);
 			TR_INC(&lc->cnt, fwd_teredo);
-			tr_tx(lc, &lc->tx_teredo, m);
+			tr_tx(lc, lc->tx_teredo, m);
 			return;
 		}
 	}
