@@ -10,6 +10,7 @@
 
 #include <rte_ethdev.h>
 #include <rte_hash.h>
+#include <rte_ip.h>
 #include <rte_jhash.h>
 #include <rte_malloc.h>
 #include <rte_random.h>
@@ -471,6 +472,44 @@ static void local6(struct tr_control *c, struct rte_mbuf *m, const struct tr_cla
 	send_native(c, m);
 }
 
+static void handle_one(struct tr_control *c, struct rte_mbuf *m);
+
+static void free_death_row(struct tr_control *c, enum tr_drop_reason why)
+{
+	struct rte_ip_frag_death_row *dr = &c->death_row;
+
+	c->lc->cnt.drops[why] += dr->cnt;
+	c->reasm_held -= dr->cnt;
+	rte_ip_frag_free_death_row(dr, 0);
+}
+
+/* A fragment for the relay: hold it until the datagram is whole, then
+ * classify the datagram like any other (notes §3(f), T40). */
+static void reassemble(struct tr_control *c, struct rte_mbuf *m)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, TR_ETH_HLEN);
+
+	m->l2_len = TR_ETH_HLEN;
+	m->l3_len = (uint16_t)((ip->version_ihl & 0x0f) * 4);
+	c->reasm_held++;
+	struct rte_mbuf *whole = rte_ipv4_frag_reassemble_packet(c->frag_tbl, &c->death_row, m,
+								 c->now, ip);
+	free_death_row(c, TR_DROP_RX_REASM_FAILED);
+	if (whole == NULL)
+		return;
+	/* Every fragment but the one that carries on as the datagram is absorbed. */
+	c->reasm_held -= whole->nb_segs;
+	TR_ADD(&c->lc->cnt, consumed, (uint64_t)whole->nb_segs - 1);
+	if (rte_pktmbuf_linearize(whole) != 0) {
+		drop(c, whole, TR_DROP_NO_MBUF);
+		return;
+	}
+	ip = rte_pktmbuf_mtod_offset(whole, struct rte_ipv4_hdr *, TR_ETH_HLEN);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	handle_one(c, whole);
+}
+
 static void handle_one(struct tr_control *c, struct rte_mbuf *m)
 {
 	struct tr_classified cl;
@@ -500,8 +539,7 @@ static void handle_one(struct tr_control *c, struct rte_mbuf *m)
 		local6(c, m, &cl);
 		break;
 	case TR_K_V4_FRAG:
-		/* Reassembly (rte_ip_frag) is not in yet: counted, not forwarded. */
-		drop(c, m, TR_DROP_RX_REASM_FAILED);
+		reassemble(c, m);
 		break;
 	}
 }
@@ -559,6 +597,8 @@ void tr_control_tick(struct tr_control *c, bool full_sweep)
 	c->now = tr_clock_ms(&c->r->clock);
 	while ((i = tr_pend_due(&c->pend, c->now)) != TR_PEND_NONE)
 		pending_timer(c, i);
+	rte_ip_frag_table_del_expired_entries(c->frag_tbl, &c->death_row, c->now);
+	free_death_row(c, TR_DROP_RX_REASM_TIMEOUT);
 	if (full_sweep)
 		sweep(c, UINT32_MAX);
 	else if (c->now - c->last_sweep_ms >= 10) {
@@ -583,6 +623,14 @@ struct tr_control *tr_control_create(struct tr_relay *r)
 		tr_control_free(c);
 		return NULL;
 	}
+	/* Clock in ms, so max_cycles is the time-out in ms. */
+	c->frag_tbl = rte_ip_frag_table_create(TR_REASM_BUCKETS, TR_REASM_BUCKET_ENTRIES,
+					       TR_REASM_MAX_FLOWS, TR_REASM_TIMEOUT_MS,
+					       (int)rte_socket_id());
+	if (c->frag_tbl == NULL) {
+		tr_control_free(c);
+		return NULL;
+	}
 	for (unsigned i = 0; i < sizeof(c->bubble_key); i += 8) {
 		uint64_t v = rte_rand();
 		memcpy(c->bubble_key + i, &v, 8);
@@ -597,6 +645,11 @@ void tr_control_free(struct tr_control *c)
 		return;
 	tr_pend_pool_free(&c->pend);
 	tr_negcache_free(&c->neg);
+	if (c->frag_tbl != NULL) {
+		rte_ip_frag_table_del_expired_entries(c->frag_tbl, &c->death_row, UINT64_MAX);
+		rte_ip_frag_free_death_row(&c->death_row, 0);
+		rte_ip_frag_table_destroy(c->frag_tbl);
+	}
 	rte_free(c);
 }
 
@@ -613,6 +666,11 @@ uint32_t tr_control_pending_count(const struct tr_control *c)
 uint32_t tr_control_queued_count(const struct tr_control *c)
 {
 	return c->pend.q_total;
+}
+
+uint32_t tr_control_reasm_held(const struct tr_control *c)
+{
+	return c->reasm_held;
 }
 
 unsigned tr_control_poll(struct tr_control *c)

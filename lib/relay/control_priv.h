@@ -9,12 +9,17 @@
 #include <stdint.h>
 
 #include <rte_hash.h>
+#include <rte_ip_frag.h>
 
 #include "pending.h"
 #include "policy.h"
 #include "relay.h"
 
 #define TR_SERVER_BUCKETS 4096
+#define TR_REASM_BUCKETS 1024
+#define TR_REASM_BUCKET_ENTRIES 8
+#define TR_REASM_MAX_FLOWS 4096
+#define TR_REASM_TIMEOUT_MS 5000
 #define TR_ARP_PROBE_SLOTS 1024   /* on-link ARP requests, one per IP per second */    /* per-server bubble budgets, hashed (collisions share) */
 
 /*
@@ -45,6 +50,11 @@ struct tr_control {
 	struct tr_bucket icmp_bucket;
 	struct tr_bucket server_bucket[TR_SERVER_BUCKETS];
 	uint8_t bubble_key[16];
+	/* IPv4 reassembly before any Teredo parsing (notes §3(f)); bounded
+	 * table, fragments held there are in the accounting as reasm_held. */
+	struct rte_ip_frag_tbl *frag_tbl;
+	struct rte_ip_frag_death_row death_row;
+	uint32_t reasm_held;
 	uint64_t neigh4_probe_ms, neigh6_probe_ms;
 	struct { uint32_t ip; uint64_t ms; } arp_probe[TR_ARP_PROBE_SLOTS];
 	uint64_t gw4_learned_ms, gw6_learned_ms;

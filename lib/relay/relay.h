@@ -146,5 +146,6 @@ unsigned tr_control_poll(struct tr_control *c);
 struct tr_lcore *tr_control_lcore(struct tr_control *c);
 uint32_t tr_control_pending_count(const struct tr_control *c);
 uint32_t tr_control_queued_count(const struct tr_control *c);
+uint32_t tr_control_reasm_held(const struct tr_control *c);
 
 #endif /* TERELAY_RELAY_H */

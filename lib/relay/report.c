@@ -13,13 +13,15 @@ void tr_snapshot_take(const struct tr_relay *r, struct tr_snapshot *s)
 	s->peers_current = r->peers ? r->peers->count : 0;
 	s->peers_pending = r->ctrl ? tr_control_pending_count(r->ctrl) : 0;
 	s->queued_now = r->ctrl ? tr_control_queued_count(r->ctrl) : 0;
+	s->reasm_held = r->ctrl ? tr_control_reasm_held(r->ctrl) : 0;
 	s->in_flight = r->to_ctrl ? rte_ring_count(r->to_ctrl) : 0;
 	for (unsigned i = 0; i < RTE_MAX_LCORE; i++)
 		if (r->lc[i].rx_ring != NULL)
 			s->in_flight += rte_ring_count(r->lc[i].rx_ring);
 	const struct tr_counters *c = &s->sum;
 	s->accounting_ok = c->rx_packets == c->fwd_native + c->fwd_teredo + c->consumed +
-					    tr_counters_drops_total(c) + s->queued_now + s->in_flight;
+					    tr_counters_drops_total(c) + s->queued_now + s->reasm_held +
+					    s->in_flight;
 }
 
 void tr_report_summary(const struct tr_snapshot *s, FILE *out)
@@ -76,6 +78,7 @@ int tr_report_json(const struct tr_snapshot *s, const char *path)
 	fprintf(f, "  \"peers_current\": %" PRIu64 ",\n", s->peers_current);
 	fprintf(f, "  \"peers_pending\": %" PRIu64 ",\n", s->peers_pending);
 	fprintf(f, "  \"queued_now\": %" PRIu64 ",\n", s->queued_now);
+	fprintf(f, "  \"reasm_held\": %" PRIu64 ",\n", s->reasm_held);
 	fprintf(f, "  \"drops_total\": %" PRIu64 ",\n", tr_counters_drops_total(c));
 	fprintf(f, "  \"drops\": {\n");
 	for (unsigned d = 1; d < TR_DROP_MAX; d++)

@@ -17,6 +17,7 @@ struct tr_snapshot {
 	uint64_t peers_current;
 	uint64_t peers_pending;
 	uint64_t queued_now;
+	uint64_t reasm_held;     /* IPv4 fragments waiting for the rest */
 	uint64_t in_flight;      /* in rings between lcores */
 	bool accounting_ok;
 };
