@@ -29,6 +29,7 @@ struct tr_peer_table *tr_peer_table_create(const char *name, uint32_t capacity, 
 		return NULL;
 	t->n_shards = n_shards;
 	t->shard_mask = n_shards - 1;
+	t->deferred_free = qsbr != NULL;
 
 	uint32_t per_shard = RTE_MAX((capacity + n_shards - 1) / n_shards, SHARD_MIN_ENTRIES);
 	for (uint32_t i = 0; i < n_shards; i++) {
@@ -161,10 +162,16 @@ void tr_peer_del(struct tr_peer_table *t, struct tr_peer_ref r)
 	struct tr_peer *p = &sh->peers[r.pos];
 
 	tr_peer_set_mapping(p, 0, 0, TR_PEER_FREE);
-	if (rte_hash_del_key(sh->hash, p->addr) >= 0) {
-		sh->count--;
-		t->count--;
-	}
+	int32_t pos = rte_hash_del_key(sh->hash, p->addr);
+	if (pos < 0)
+		return;
+	/* A lock-free table keeps the position until told: with QSBR the hash
+	 * frees it after every reader has moved on; without readers other than
+	 * this lcore (replay on one lcore, tests) it is free right away. */
+	if (!t->deferred_free)
+		rte_hash_free_key_with_position(sh->hash, pos);
+	sh->count--;
+	t->count--;
 }
 
 size_t tr_peer_table_memory(const struct tr_peer_table *t)

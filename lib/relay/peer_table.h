@@ -13,6 +13,7 @@
 #ifndef TERELAY_PEER_TABLE_H
 #define TERELAY_PEER_TABLE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <rte_common.h>
@@ -64,6 +65,7 @@ struct tr_peer_table {
 	uint32_t shard_mask;
 	uint32_t capacity;       /* total */
 	uint32_t count;          /* control only */
+	bool deferred_free;      /* QSBR attached: the hash frees positions after a grace period */
 	struct tr_peer_shard shard[];
 };
 
