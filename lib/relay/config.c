@@ -97,6 +97,8 @@ static const struct key_desc keys[] = {
 	{ "bubbles", "window", K_UINT, FLD(bubble_window_s), NO_SET, 1, 86400, false, false },
 	{ "bubbles", "rate", K_UINT, FLD(bubble_rate), NO_SET, 1, 10000000, false, false },
 	{ "bubbles", "server_rate", K_UINT, FLD(bubble_server_rate), NO_SET, 1, 10000000, false, false },
+	{ "bubbles", "nonce_trailer", K_BOOL, FLD(nonce_trailer), NO_SET, 0, 0, false, false },
+	{ "bubbles", "nonce_epoch", K_UINT, FLD(nonce_epoch_s), NO_SET, 5, 3600, false, false },
 
 	{ "icmp6", "rate", K_UINT, FLD(icmp6_rate), NO_SET, 1, 1000000, false, false },
 	{ "icmp6", "burst", K_UINT, FLD(icmp6_burst), NO_SET, 1, 10000, false, false },
@@ -144,6 +146,8 @@ tr_config_defaults(struct tr_config *c)
 	c->bubble_window_s = 300;
 	c->bubble_rate = 10000;
 	c->bubble_server_rate = 1000;
+	c->nonce_trailer = true;
+	c->nonce_epoch_s = 30;
 	c->icmp6_rate = 100;
 	c->icmp6_burst = 10;
 	c->ring_size = 4096;

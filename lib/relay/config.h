@@ -65,6 +65,8 @@ struct tr_config {
 	uint32_t bubble_window_s;              /* window = 300 (RFC 4380 §5.2.6) */
 	uint32_t bubble_rate;                  /* rate = 10000: bubbles per second, whole relay */
 	uint32_t bubble_server_rate;           /* server_rate = 1000: per Teredo server IPv4 per second */
+	bool nonce_trailer;                    /* nonce_trailer = true: RFC 6081 Nonce trailer on indirect bubbles */
+	uint32_t nonce_epoch_s;                /* nonce_epoch = 30: bubble nonce key epoch (current + previous accepted) */
 
 	/* [icmp6] */
 	uint32_t icmp6_rate;                   /* rate = 100: errors per second */

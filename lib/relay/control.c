@@ -106,14 +106,42 @@ static void icmp6_about(struct tr_control *c, struct rte_mbuf *m, uint16_t ip6_o
 		    false, 0, 0);
 }
 
-/* The relay's bubble source: fe80::/64 + a keyed hash of the peer (notes
- * §3(c)); U/G bits clear as Miredo does, so the client's reply carries a
- * destination the relay can recognise. */
-static uint64_t bubble_nonce(const struct tr_control *c, const uint8_t peer[16])
+/* The relay's bubble source: fe80::/64 + a keyed hash of the peer and the
+ * key epoch (notes §3(c)); U/G bits clear as Miredo does. A client answers
+ * to that address, which proves it saw this bubble: the Miredo-compatible
+ * half of symmetric-NAT support. */
+static uint64_t bubble_iid(const struct tr_control *c, const uint8_t peer[16], uint64_t epoch)
 {
-	uint64_t h = tr_siphash24(c->bubble_key, peer, 16);
+	uint8_t msg[24];
 
-	return h & ~(0x03ULL << 56);
+	memcpy(msg, peer, 16);
+	memcpy(msg + 16, &epoch, 8);
+	return tr_siphash24(c->bubble_key, msg, sizeof(msg)) & ~(0x03ULL << 56);
+}
+
+static uint64_t nonce_epoch(const struct tr_control *c)
+{
+	return c->now / ((uint64_t)c->r->cfg.nonce_epoch_s * 1000);
+}
+
+/* A direct bubble from a mapping other than the embedded one is accepted
+ * only if it proves knowledge of this round's nonce (RFC 6081 §5.2.4.4):
+ * the Nonce trailer sent, or a destination naming the bubble source of the
+ * current or previous key epoch. */
+static bool nonce_proven(const struct tr_control *c, const struct tr_pend *s,
+			 const struct tr_classified *cl, const uint8_t *ip6)
+{
+	static const uint8_t ll_prefix[8] = { 0xfe, 0x80 };
+
+	if (cl->has_nonce && c->r->cfg.nonce_trailer && cl->nonce == s->nonce_sent)
+		return true;
+	if (memcmp(ip6 + 24, ll_prefix, 8) != 0)
+		return false;
+	uint64_t iid = 0;
+	for (int i = 32; i < 40; i++)
+		iid = iid << 8 | ip6[i];
+	uint64_t e = nonce_epoch(c);
+	return iid == bubble_iid(c, ip6 + 8, e) || (e > 0 && iid == bubble_iid(c, ip6 + 8, e - 1));
 }
 
 static bool send_bubble(struct tr_control *c, struct tr_pend *s, struct tr_peer *p)
@@ -138,18 +166,23 @@ static bool send_bubble(struct tr_control *c, struct tr_pend *s, struct tr_peer 
 	}
 	tr_bucket_take(&c->bubble_bucket, c->now, r->cfg.bubble_rate, r->cfg.bubble_rate);
 
-	struct rte_mbuf *m = new_frame(c, TR_ETH_HLEN + TR_ENCAP_HLEN + TR_IPV6_HLEN);
+	const uint16_t trailer = r->cfg.nonce_trailer ? 6 : 0;
+	struct rte_mbuf *m = new_frame(c, (uint16_t)(TR_ETH_HLEN + TR_ENCAP_HLEN + TR_IPV6_HLEN + trailer));
 	if (m == NULL)
 		return false;
 	uint8_t src[16] = { 0xfe, 0x80 };
-	uint64_t nonce = s->nonce;
+	uint64_t iid = bubble_iid(c, p->addr, nonce_epoch(c));
 
-	for (int i = 15; i >= 8; i--, nonce >>= 8)
-		src[i] = (uint8_t)nonce;
+	for (int i = 15; i >= 8; i--, iid >>= 8)
+		src[i] = (uint8_t)iid;
 	const uint16_t off = TR_ETH_HLEN + TR_ENCAP_HLEN;
-	tr_build_bubble(rte_pktmbuf_mtod_offset(m, uint8_t *, off), src, p->addr);
+	uint8_t *b = rte_pktmbuf_mtod_offset(m, uint8_t *, off);
+	tr_build_bubble(b, src, p->addr);
+	if (trailer != 0)
+		tr_build_nonce_trailer(b + TR_IPV6_HLEN, s->nonce_sent);
 	/* RFC 4380 §5.4.1 case 3: the indirect bubble goes to the server. */
-	if (tr_encap_mbuf(c->lc, m, off, TR_IPV6_HLEN, ai.server, TR_SERVER_PORT, mac) != 0) {
+	if (tr_encap_mbuf(c->lc, m, off, (uint16_t)(TR_IPV6_HLEN + trailer), ai.server,
+			  TR_SERVER_PORT, mac) != 0) {
 		rte_pktmbuf_free(m);
 		return false;
 	}
@@ -234,7 +267,7 @@ static struct tr_pend *start_verify(struct tr_control *c, struct tr_peer_ref ref
 	p->pend = i;
 	p->bubbles = 0;
 	s->reverify = reverify;
-	s->nonce = bubble_nonce(c, p->addr);
+	s->nonce_sent = (uint32_t)rte_rand();
 	if (tr_ms_since(now32(c), p->last_tx) >= (int32_t)c->r->cfg.bubble_interval_ms)
 		send_bubble(c, s, p);
 	tr_pend_arm(&c->pend, i, c->now + c->r->cfg.bubble_interval_ms);
@@ -405,10 +438,20 @@ static void teredo_slow(struct tr_control *c, struct rte_mbuf *m, const struct t
 			 tr_map_port(mp) == cl->src_port;
 
 	/* §5.4.2 step 5: the outer source must be the embedded mapping (or the
-	 * one already verified). Nonce-proven mismatches: symmetric-NAT issue. */
+	 * one already verified) — or, for a bubble answering our verification
+	 * of this peer, prove the nonce (symmetric NAT, RFC 6081 §5.2.4.4). A
+	 * trusted peer is never re-mapped by a bubble: that is the hijack
+	 * Miredo allows (notes §5.8 item 4). */
 	if (!cl->mapping_ok && !stored_ok) {
-		drop(c, m, TR_DROP_RX_MAPPING_MISMATCH);
-		return;
+		if (!cl->bubble || p->pend == TR_PEER_NO_SLOT) {
+			drop(c, m, TR_DROP_RX_MAPPING_MISMATCH);
+			return;
+		}
+		if (!nonce_proven(c, &c->pend.slot[p->pend], cl, ip6)) {
+			drop(c, m, TR_DROP_RX_BAD_NONCE);
+			return;
+		}
+		TR_INC(&c->lc->cnt, nonce_accepted);
 	}
 	/* On link, the frame that proves the mapping also tells its MAC. */
 	tr_nh4_learn(c, cl->src_ip, rte_pktmbuf_mtod_offset(m, const uint8_t *, 6));

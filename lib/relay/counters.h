@@ -33,6 +33,7 @@
 	C(bubbles_sent,     "indirect bubbles sent via a Teredo server") \
 	C(bubbles_received, "direct bubbles received from clients") \
 	C(bubbles_ratelimited, "bubbles postponed by the global or per-server budget") \
+	C(nonce_accepted,   "bubbles from a new mapping accepted on a valid nonce (symmetric NAT)") \
 	C(peers_created,    "pending peers created") \
 	C(peers_trusted,    "peers that became trusted (incl. re-verified)") \
 	C(peers_unverified_removed, "peers removed after unanswered bubbles (RFC 4380 §5.4.1)") \

@@ -28,7 +28,7 @@ struct tr_pend {
 	uint16_t q_head, q_len;
 	bool in_use;
 	bool reverify;               /* trusted peer whose validity expired (§5.2.4) */
-	uint64_t nonce;              /* bubble source interface id for this round */
+	uint32_t nonce_sent;         /* RFC 6081 Nonce trailer value of this round */
 	struct rte_mbuf *q[TR_PEND_QMAX];
 };
 

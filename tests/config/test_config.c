@@ -183,6 +183,8 @@ static const char full_file[] =
 	"window = 600\n"
 	"rate = 500\n"
 	"server_rate = 50\n"
+	"nonce_trailer = off\n"
+	"nonce_epoch = 60\n"
 	"[icmp6]\n"
 	"rate = 7\n"
 	"burst = 3\n"
@@ -242,6 +244,8 @@ test_full_file(void **state)
 	assert_int_equal(c->bubble_window_s, 600);
 	assert_int_equal(c->bubble_rate, 500);
 	assert_int_equal(c->bubble_server_rate, 50);
+	assert_false(c->nonce_trailer);
+	assert_int_equal(c->nonce_epoch_s, 60);
 	assert_int_equal(c->icmp6_rate, 7);
 	assert_int_equal(c->icmp6_burst, 3);
 	assert_int_equal(c->ring_size, 64);
@@ -300,6 +304,8 @@ test_defaults(void **state)
 	assert_int_equal(l.c.bubble_window_s, 300);
 	assert_int_equal(l.c.bubble_rate, 10000);
 	assert_int_equal(l.c.bubble_server_rate, 1000);
+	assert_true(l.c.nonce_trailer);
+	assert_int_equal(l.c.nonce_epoch_s, 30);
 	assert_int_equal(l.c.icmp6_rate, 100);
 	assert_int_equal(l.c.icmp6_burst, 10);
 	assert_int_equal(l.c.ring_size, 4096);
@@ -402,6 +408,9 @@ static const struct bad bad_values[] = {
 	{ "bubbles", "window", "0", "must be between 1 and 86400" },
 	{ "bubbles", "rate", "0", "must be between 1 and 10000000" },
 	{ "bubbles", "server_rate", "10000001", "must be between 1 and 10000000" },
+	{ "bubbles", "nonce_trailer", "sometimes", "must be true/false, yes/no, on/off or 1/0" },
+	{ "bubbles", "nonce_epoch", "4", "must be between 5 and 3600" },
+	{ "bubbles", "nonce_epoch", "3601", "must be between 5 and 3600" },
 	{ "icmp6", "rate", "0", "must be between 1 and 1000000" },
 	{ "icmp6", "burst", "0", "must be between 1 and 10000" },
 	{ "control", "ring", "4095", "must be a power of two between 64 and 1048576" },
@@ -475,7 +484,7 @@ test_bad_values(void **state)
 	}
 	free(dump);
 	assert_int_equal(covered, total);
-	assert_int_equal(total, 38);
+	assert_int_equal(total, 40);
 }
 
 static void
