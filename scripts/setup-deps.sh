@@ -6,7 +6,8 @@ set -eu
 PKGS="build-essential clang llvm libclang-rt-14-dev meson ninja-build pkg-config
       dpdk dpdk-dev libdpdk-dev libnuma-dev libpcap-dev
       libcmocka-dev cppcheck python3 python3-scapy
-      iproute2 iputils-ping tcpdump tshark"
+      iproute2 iputils-ping tcpdump tshark
+      libmicrohttpd-dev prometheus"
 
 missing=""
 for p in $PKGS; do

@@ -25,9 +25,11 @@
 
 #include "config.h"
 #include "port.h"
+#include "prometheus.h"
 #include "relay.h"
 #include "replay.h"
 #include "report.h"
+#include "telemetry.h"
 
 #define EXIT_CONFIG 2
 
@@ -253,6 +255,11 @@ static int setup(struct tr_relay *r, const struct options *o)
 		fprintf(stderr, "terelay: cannot allocate control state\n");
 		return -1;
 	}
+	/* Observability: telemetry commands, rte_pdump, Prometheus (docs/telemetry.md). */
+	if (tr_telemetry_init(r, err, sizeof(err)) != 0 || tr_prom_start(r, err, sizeof(err)) != 0) {
+		fprintf(stderr, "terelay: %s\n", err);
+		return -1;
+	}
 
 	uint16_t nq = r->replay ? 1 : (uint16_t)r->n_workers;
 	uint16_t ntx = r->replay ? 1 : (uint16_t)(r->n_workers + 1);
@@ -306,6 +313,8 @@ static void run(struct tr_relay *r)
 
 static void teardown(struct tr_relay *r)
 {
+	tr_prom_stop();         /* before the state the scrapers read is freed */
+	tr_telemetry_fini();
 	tr_control_free(r->ctrl);
 	tr_peer_table_free(r->peers);
 	if (rte_eth_dev_is_valid_port(r->port_teredo))
