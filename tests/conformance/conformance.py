@@ -371,24 +371,37 @@ def run_relay(frames, ini=None, lcores=None, label="run"):
         for i, fr in enumerate(out):
             print("   out[%d] %s" % (i, describe(fr)))
     r = Result(out, stats, d, len(frames))
+    r.span = frames[-1][0] - frames[0][0] if frames else 0.0
     _dirs.append(d)
     generic_checks(r)
     return r
 
 
+NONCE_EPOCH_S = 30      # [bubbles] nonce_epoch default: the bubble source key rotates per epoch
+
+
 def generic_checks(res):
     """Checked on every run: each IPv4/UDP frame the relay sent is well formed (gateway MAC,
-    source 198.51.100.1:3545, TTL 64, DF clear, valid checksums), and all bubbles to one peer
-    carry the same source address."""
+    source 198.51.100.1:3545, TTL 64, DF clear, valid checksums); all bubbles of the run have
+    the same form (all plain 40 bytes or all with a Nonce trailer); all bubbles to one peer carry
+    the same source address, except that the keyed-hash key may rotate once per nonce epoch
+    (commit 4709215): at most 1 + ceil(span / 30 s) distinct sources per peer."""
     by_peer = collections.defaultdict(list)
+    forms = set()
     for i, fr in enumerate(res.frames):
         if len(fr) >= 14 + 20 and fr[12:14] == b"\x08\x00" and fr[14 + 9] == 17:
             split_v4(fr, "output frame %d (%s)" % (i, describe(fr)))
             if is_bubble_frame(fr):
                 pl = fr[14 + 28:]
                 by_peer[bytes(pl[24:40])].append(bytes(pl[8:24]))
+                forms.add(len(pl))
+    check(len(forms) <= 1, "bubbles of one run differ in form (UDP payload lengths %s)" % sorted(forms))
+    allowed = 1 + int(-(-res.span // NONCE_EPOCH_S))
     for peer, srcs in by_peer.items():
-        same_bubble_source(srcs, ip6s(peer))
+        distinct = sorted(set(ip6s(x) for x in srcs))
+        check(len(distinct) <= allowed,
+              "bubbles to %s carry %d different sources over a %.1f s capture (at most %d: one per "
+              "nonce epoch): %s" % (ip6s(peer), len(distinct), res.span, allowed, ", ".join(distinct)))
 
 
 _dirs = []
@@ -475,7 +488,10 @@ def check_bubble(fr, peer, server=S, what="bubble"):
     check(ip4s(ip[16:20]) == server, "%s: IPv4 dst %s, expected server %s" % (what, ip4s(ip[16:20]), server))
     dport = struct.unpack("!H", ip[22:24])[0]
     check(dport == 3544, "%s: UDP dst port %d, expected 3544" % (what, dport))
-    check(len(pl) == 40, "%s: UDP payload %d bytes, expected exactly the 40-byte bubble" % (what, len(pl)))
+    check(len(pl) == 40 or (len(pl) == 46 and pl[40:42] == b"\x01\x04"),
+          "%s: UDP payload %d bytes (%s), expected exactly the 40-byte bubble, or the bubble plus an "
+          "RFC 6081 Nonce trailer 01 04 <4 bytes> ([bubbles] nonce_trailer)"
+          % (what, len(pl), pl[40:].hex(" ")))
     check(pl[0:4] == b"\x60\0\0\0", "%s: version/class/flow %s, expected 60000000" % (what, pl[0:4].hex()))
     check(pl[4:6] == b"\0\0", "%s: payload length %s, expected 0" % (what, pl[4:6].hex()))
     check(pl[6] == 59, "%s: next header %d, expected 59" % (what, pl[6]))
@@ -568,11 +584,6 @@ def is_bubble_frame(fr):
 
 def bubbles_in(res):
     return [f for f in res.frames if is_bubble_frame(f)]
-
-
-def same_bubble_source(srcs, peer):
-    check(len(set(srcs)) <= 1, "bubbles to %s carry different sources: %s"
-          % (peer, ", ".join(sorted(set(ip6s(s) for s in srcs)))))
 
 
 # ------------------------------------------------------------------ counters
@@ -828,15 +839,38 @@ def _first_contact(case, peer):
 
 def case_T04():
     """Native echo H->A, no entry: exactly one indirect bubble R4:3545 -> S:3544 (the §2.8
-    frame modulo IPv4 ID and bubble source), nothing to 192.0.2.1; packet queued; PENDING."""
+    frame modulo IPv4 ID and bubble source, plus the Nonce trailer when the relay adds one;
+    exactly 40 bytes with [bubbles] nonce_trailer = false), nothing to 192.0.2.1; packet
+    queued; PENDING."""
     res, src = _first_contact("T04", A)
-    # Same bytes as the §2.8 frame once ID and bubble interface identifier are pinned.
-    ip = bytearray(res.frames[0][14:14 + 68])
+    _compare_bubble_28(res.frames[0], "default config")
+    # [bubbles] nonce_trailer = false: exactly the 40-byte bubble of §2.8.
+    ini = fixture_ini(extra="\n[bubbles]\nnonce_trailer = false\n")
+    res = run_relay([(0.0, f_native(ECHO_28))], ini=ini, label="T04-notrailer")
+    expect_count(res, 1, "one indirect bubble")
+    check_bubble(res.frames[0], A)
+    check(len(res.frames[0]) == 14 + 68, "nonce_trailer = false: bubble datagram is %d bytes, expected 68"
+          % (len(res.frames[0]) - 14))
+    _compare_bubble_28(res.frames[0], "nonce_trailer = false")
+
+
+def _compare_bubble_28(fr, what):
+    """Same bytes as the §2.8 frame once the IPv4 ID and bubble interface identifier are pinned;
+    with a Nonce trailer, §2.8's 'indirect bubble with an RFC 6081 Nonce trailer' (plen stays 0)."""
+    ip = bytearray(fr[14:])
+    tot = struct.unpack("!H", ip[2:4])[0]
+    ip = ip[:tot]
+    want = bytearray(BUBBLE_28)
+    if tot == 74:
+        want += ip[68:74]                                 # the relay's nonce, 01 04 xx xx xx xx
+        want[2:4] = struct.pack("!H", 74)
+        want[24:26] = struct.pack("!H", 54)
+    want = udp4_fix(ipv4_fix(bytes(want)))
     ip[4:6] = b"\0\0"
-    ip[8 + 28 + 8:8 + 28 + 16] = BUBBLE_28_IID          # bubble src bytes 8..15
+    ip[28 + 16:28 + 24] = BUBBLE_28_IID                   # bubble src bytes 8..15
     ip = udp4_fix(ipv4_fix(bytes(ip)))
-    check(ip == BUBBLE_28, "T04: bubble differs from the §2.8 frame (ID and source IID pinned)\n%s"
-          % diff_bytes(ip, BUBBLE_28))
+    check(ip == want, "T04 (%s): bubble differs from the §2.8 frame (ID and source IID pinned)\n%s"
+          % (what, diff_bytes(ip, want)))
 
 
 def case_T05():
@@ -901,12 +935,12 @@ def case_T10():
         fr = cap.upto(until)
         res = run_relay(fr, label="T10-%s" % until)
         expect_count(res, nb + ni, "capture ending at t+%.2f: %d bubbles, %d ICMPv6" % (until, nb, ni))
-        srcs = [check_bubble(f, A, what="bubble %d" % (i + 1)) for i, f in enumerate(res.frames[:nb])]
-        same_bubble_source(srcs, A)
+        for i, f in enumerate(res.frames[:nb]):
+            check_bubble(f, A, what="bubble %d" % (i + 1))
     res = run_relay(cap.frames, label="T10")
     expect_count(res, 6, "4 bubbles then 2 ICMPv6 1/3")
-    srcs = [check_bubble(f, A, what="bubble %d" % (i + 1)) for i, f in enumerate(res.frames[:4])]
-    same_bubble_source(srcs, A)
+    for i, f in enumerate(res.frames[:4]):
+        check_bubble(f, A, what="bubble %d" % (i + 1))
     _check_icmp_set(res.frames[4:], 1, 3, 0, pk)
     nt = len(cap.frames) - 2
     check_stats(res, Exp().ticks(nt).drop("tx_verify_failed", 2).add(
@@ -1010,9 +1044,8 @@ def case_T15():
     cap.add(31.5, f_native(p))
     res = run_relay(cap.frames, label="T15")
     expect_count(res, 3, "trust outputs + one re-verification bubble")
-    s1 = check_trust_outputs(res)
-    s2 = check_bubble(res.frames[2], A, what="re-verification bubble")
-    same_bubble_source([s1, s2], A)
+    check_trust_outputs(res)
+    check_bubble(res.frames[2], A, what="re-verification bubble")
     e = Exp().trust_prelude().native_queued().add(bubbles_sent=1)
     e.free.add("peers_pending")     # re-verifying TRUSTED entry: gauge semantics not pinned
     check_stats(res, e)
@@ -1448,7 +1481,9 @@ def normalize(fr):
     ip = bytearray(fr[14:])
     ip[4:6] = b"\0\0"
     if is_bubble_frame(fr):
-        ip[28 + 16:28 + 24] = b"\0" * 8
+        ip[28 + 16:28 + 24] = b"\0" * 8               # keyed-hash interface identifier
+        if len(ip) >= 28 + 46 and ip[28 + 40:28 + 42] == b"\x01\x04":
+            ip[28 + 42:28 + 46] = b"\0" * 4           # RFC 6081 nonce
         ip = bytearray(udp4_fix(bytes(ip)))
     return bytes(fr[:14]) + ipv4_fix(bytes(ip))
 
