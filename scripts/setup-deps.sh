@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential clang llvm libclang-rt-14-dev meson ninja-build pkg-config
       dpdk dpdk-dev libdpdk-dev libnuma-dev libpcap-dev
-      libcmocka-dev cppcheck python3 python3-scapy
+      libcmocka-dev cppcheck python3 python3-scapy python3-matplotlib
       iproute2 iputils-ping tcpdump tshark
       libmicrohttpd-dev prometheus"
 
