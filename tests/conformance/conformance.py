@@ -354,6 +354,9 @@ def run_relay(frames, ini=None, lcores=None, label="run"):
         raise Fail("terelay did not finish within 100 s: %s (dir %s)" % (" ".join(cmd), d))
     with open(os.path.join(d, "terelay.log"), "wb") as f:
         f.write(p.stdout)
+    # EAL leaves its runtime directory behind even with --no-shconf: remove ours.
+    rt = os.environ.get("XDG_RUNTIME_DIR") if os.geteuid() != 0 else None
+    shutil.rmtree(os.path.join(rt or "/var/run", "dpdk", prefix), ignore_errors=True)
     if p.returncode != 0:
         tail = p.stdout.decode(errors="replace")[-3000:]
         raise Fail("terelay exited %d\ncommand: %s\noutput tail:\n%s\n(dir %s)"
