@@ -42,10 +42,13 @@ void tr_negcache_free(struct tr_negcache *n)
 	memset(n, 0, sizeof(*n));
 }
 
-void tr_negcache_add(struct tr_negcache *n, const uint8_t addr[16], uint64_t until_ms)
+void tr_negcache_add(struct tr_negcache *n, const uint8_t in_addr[16], uint64_t until_ms)
 {
+	struct tr_aligned_key k;
+	const uint8_t *addr = k.b;
 	void *data;
 
+	memcpy(k.b, in_addr, 16);
 	if (rte_hash_lookup_data(n->hash, addr, &data) >= 0) {
 		n->until_ms[(uintptr_t)data] = until_ms;
 		return;
@@ -61,10 +64,13 @@ void tr_negcache_add(struct tr_negcache *n, const uint8_t addr[16], uint64_t unt
 	rte_hash_add_key_data(n->hash, addr, (void *)(uintptr_t)slot);
 }
 
-bool tr_negcache_active(struct tr_negcache *n, const uint8_t addr[16], uint64_t now_ms)
+bool tr_negcache_active(struct tr_negcache *n, const uint8_t in_addr[16], uint64_t now_ms)
 {
+	struct tr_aligned_key k;
 	void *data;
 
+	memcpy(k.b, in_addr, 16);
+	const uint8_t *addr = k.b;
 	if (rte_hash_lookup_data(n->hash, addr, &data) < 0)
 		return false;
 	return now_ms < n->until_ms[(uintptr_t)data];

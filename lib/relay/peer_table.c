@@ -83,9 +83,16 @@ void tr_peer_table_free(struct tr_peer_table *t)
 	rte_free(t);
 }
 
-void tr_peer_lookup_bulk(const struct tr_peer_table *t, const uint8_t *const *keys, unsigned n,
+void tr_peer_lookup_bulk(const struct tr_peer_table *t, const uint8_t *const *in_keys, unsigned n,
 			 struct tr_peer_ref *refs)
 {
+	struct tr_aligned_key copy[RTE_HASH_LOOKUP_BULK_MAX];
+	const uint8_t *keys[RTE_HASH_LOOKUP_BULK_MAX];
+
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(copy[i].b, in_keys[i], 16);
+		keys[i] = copy[i].b;
+	}
 	if (t->n_shards == 1) {
 		int32_t pos[RTE_HASH_LOOKUP_BULK_MAX];
 
@@ -120,16 +127,23 @@ void tr_peer_lookup_bulk(const struct tr_peer_table *t, const uint8_t *const *ke
 	}
 }
 
-struct tr_peer_ref tr_peer_lookup(const struct tr_peer_table *t, const uint8_t key[16])
+struct tr_peer_ref tr_peer_lookup(const struct tr_peer_table *t, const uint8_t in_key[16])
 {
-	uint32_t s = tr_peer_shard_of(t, key);
+	struct tr_aligned_key k;
 
-	return (struct tr_peer_ref){ .shard = s, .pos = rte_hash_lookup(t->shard[s].hash, key) };
+	memcpy(k.b, in_key, 16);
+	uint32_t s = tr_peer_shard_of(t, k.b);
+
+	return (struct tr_peer_ref){ .shard = s, .pos = rte_hash_lookup(t->shard[s].hash, k.b) };
 }
 
-struct tr_peer_ref tr_peer_add(struct tr_peer_table *t, const uint8_t key[16], uint32_t ip,
+struct tr_peer_ref tr_peer_add(struct tr_peer_table *t, const uint8_t in_key[16], uint32_t ip,
 			       uint16_t port, uint32_t now_ms)
 {
+	struct tr_aligned_key k;
+	const uint8_t *key = k.b;
+
+	memcpy(k.b, in_key, 16);
 	uint32_t s = tr_peer_shard_of(t, key);
 	struct tr_peer_shard *sh = &t->shard[s];
 	struct tr_peer_ref r = { .shard = s, .pos = -ENOSPC };

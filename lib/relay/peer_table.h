@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_common.h>
 #include <rte_hash.h>
@@ -79,11 +80,20 @@ struct tr_peer_table *tr_peer_table_create(const char *name, uint32_t capacity, 
 					   int socket, struct rte_rcu_qsbr *qsbr);
 void tr_peer_table_free(struct tr_peer_table *t);
 
+/* Keys point into packets at any alignment, and rte_hash_crc reads 8-byte
+ * words: hash and compare aligned copies (16 bytes each, cheap). */
+struct tr_aligned_key {
+	uint8_t b[16];
+} __rte_aligned(16);
+
 /* Shard of a key: CRC32 with its own seed, so shard choice does not
  * correlate with the bucket/signature bits the shard's hash uses. */
 static inline uint32_t tr_peer_shard_of(const struct tr_peer_table *t, const uint8_t key[16])
 {
-	return rte_hash_crc(key, 16, 0x9e3779b9u) & t->shard_mask;
+	struct tr_aligned_key k;
+
+	memcpy(k.b, key, 16);
+	return rte_hash_crc(k.b, 16, 0x9e3779b9u) & t->shard_mask;
 }
 
 static inline struct tr_peer *tr_peer_at(const struct tr_peer_table *t, struct tr_peer_ref r)

@@ -199,6 +199,7 @@ void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 	if (nk > 0)
 		tr_peer_lookup_bulk(r->peers, keys, nk, refs);
 	for (unsigned k = 0; k < nk; k++) {
+		/* cppcheck-suppress uninitvar ; kidx[0..nk) written above */
 		uint16_t i = kidx[k];
 
 		if (cl[i].kind == TR_K_TEREDO)
