@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <stdio.h>
+#include <string.h>
 
 #include <rte_ethdev.h>
 #include <rte_hash_crc.h>
@@ -41,12 +42,16 @@ static unsigned rss_worker(const struct rte_mbuf *m, unsigned n)
 {
 	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint32_t len = m->data_len;
+	uint64_t fields[4];       /* aligned copy: rte_hash_crc reads 8-byte words */
 	uint32_t h = 0;
 
-	if (len >= 38 && f[12] == 0x08 && f[13] == 0x00)
-		h = rte_hash_crc(f + 26, 12, 0);
-	else if (len >= 54 && f[12] == 0x86 && f[13] == 0xdd)
-		h = rte_hash_crc(f + 22, 32, 0);
+	if (len >= 38 && f[12] == 0x08 && f[13] == 0x00) {
+		memcpy(fields, f + 26, 12);
+		h = rte_hash_crc(fields, 12, 0);
+	} else if (len >= 54 && f[12] == 0x86 && f[13] == 0xdd) {
+		memcpy(fields, f + 22, 32);
+		h = rte_hash_crc(fields, 32, 0);
+	}
 	return h % n;
 }
 
