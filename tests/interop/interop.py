@@ -1,0 +1,697 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Interoperability suite: real Miredo clients behind NATs, miredo-server, a
+native IPv6 host, and terelay (or Miredo, --relay miredo) as the Teredo relay,
+in network namespaces built by testbed.sh. Every case is an assertion; the
+suite exits 1 if any case fails, and prints a pass/fail table.
+
+    interop.py [--relay terelay|miredo] [--terelay PATH] [--keep] [--only CASE,...]
+
+Runs as root (namespaces). Needs /usr/bin/python3 (scapy reads the captures).
+Traffic stays inside the namespaces it creates; they are removed on exit,
+on failure and on SIGTERM/SIGINT.
+"""
+import argparse
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTBED = os.path.join(HERE, 'testbed.sh')
+V6H = '2001:db8:6::100'
+SRV_IP = '198.18.0.10'
+RLY_IP = '198.18.0.20'
+NAT_WAN = {1: '198.18.0.30', 2: '198.18.0.31'}
+REMAP_RANGE = (20000, 29999)
+# RFC 4380 §5.2.7: a client refreshes its qualification at least every 30 s
+# (Miredo 1.2.6: 30 s); after that, at most 4 bubbles 2 s apart (§5.2.6) plus
+# one echo round trip. Recovery bounds below derive from this schedule.
+QUALIFY_REFRESH_S = 30
+BUBBLE_SCHEDULE_S = 4 * 2
+RECOVERY_BOUND_S = QUALIFY_REFRESH_S + BUBBLE_SCHEDULE_S + 12
+TCP_BYTES = 20 * 1024 * 1024
+
+
+class CaseFailed(AssertionError):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise CaseFailed(msg)
+
+
+def log(msg):
+    print(f'[interop {time.strftime("%H:%M:%S")}] {msg}', flush=True)
+
+
+# ----------------------------------------------------------- helpers used in the namespaces
+
+def helper_recv(port, out):
+    """Accept one TCP connection on [::]:port, hash what arrives, write 'sha256 bytes'."""
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(('::', port))
+    s.listen(1)
+    s.settimeout(180)
+    open(out + '.ready', 'w').close()
+    c, _ = s.accept()
+    c.settimeout(120)
+    h, n = hashlib.sha256(), 0
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        h.update(b)
+        n += len(b)
+    c.close()
+    with open(out + '.tmp', 'w') as f:
+        f.write(f'{h.hexdigest()} {n}\n')
+    os.rename(out + '.tmp', out)
+
+
+def helper_send(host, port, path):
+    s = socket.create_connection((host, port), timeout=30)
+    s.settimeout(120)
+    with open(path, 'rb') as f:
+        while True:
+            b = f.read(65536)
+            if not b:
+                break
+            s.sendall(b)
+    s.shutdown(socket.SHUT_WR)
+    s.recv(1)
+    s.close()
+
+
+# ----------------------------------------------------------------------------- the testbed
+
+class Testbed:
+    def __init__(self, relay, terelay, tb_dir, prefix):
+        self.relay = relay
+        self.dir = tb_dir
+        self.prefix = prefix
+        self.env = dict(os.environ, RELAY=relay, TB_DIR=tb_dir, NS_PREFIX=prefix,
+                        TERELAY=terelay or '', FILE_PREFIX=prefix + 'terelay')
+        self.procs = []
+
+    def ns(self, name):
+        return self.prefix + name
+
+    def tb(self, *args, timeout=60):
+        r = subprocess.run([TESTBED, *args], env=self.env, capture_output=True, text=True,
+                           timeout=timeout)
+        sys.stderr.write(r.stderr)
+        if r.returncode != 0:
+            raise CaseFailed(f'testbed.sh {" ".join(args)} failed: {r.stderr.strip()[-400:]}')
+        return r.stdout.strip()
+
+    def run(self, ns, cmd, timeout=60, check_rc=False):
+        r = subprocess.run(['ip', 'netns', 'exec', self.ns(ns), *cmd], capture_output=True,
+                           text=True, timeout=timeout)
+        if check_rc and r.returncode != 0:
+            raise CaseFailed(f'{ns}: {" ".join(cmd)} exited {r.returncode}: '
+                             f'{(r.stderr or r.stdout).strip()[-300:]}')
+        return r
+
+    def spawn(self, ns, cmd, out=None):
+        f = open(out, 'w') if out else subprocess.DEVNULL
+        p = subprocess.Popen(['ip', 'netns', 'exec', self.ns(ns), *cmd], stdout=f,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(p)
+        return p
+
+    def kill(self, p, sig=signal.SIGTERM):
+        if p.poll() is None:
+            p.send_signal(sig)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def py(self, ns, *args):
+        return ['/usr/bin/python3', os.path.abspath(__file__), *args]
+
+    def addr(self, n):
+        return self.tb('addr', str(n))
+
+    def mac(self, ns, ifname):
+        return self.run(ns, ['cat', f'/sys/class/net/{ifname}/address'], check_rc=True).stdout.strip()
+
+    def ping(self, ns, dst, count=10, interval=0.2, wait=3):
+        r = self.run(ns, ['ping', '-6', '-n', '-c', str(count), '-i', str(interval), '-W', str(wait), dst],
+                     timeout=count * interval + wait + 30)
+        m = re.search(r'(\d+) packets transmitted, (\d+) received', r.stdout)
+        return (int(m.group(1)), int(m.group(2))) if m else (count, 0)
+
+    def cleanup(self):
+        for p in self.procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        subprocess.run([TESTBED, 'teardown'], env=self.env, capture_output=True, timeout=120)
+
+
+class Capture:
+    """tcpdump in a namespace, read back with scapy."""
+
+    def __init__(self, tb, ns, iface, bpf, name):
+        self.tb, self.path = tb, os.path.join(tb.dir, name + '.pcap')
+        err = os.path.join(tb.dir, name + '.tcpdump.log')
+        self.p = tb.spawn(ns, ['tcpdump', '-U', '-n', '-i', iface, '-s', '2000', '-w', self.path, bpf], out=err)
+        for _ in range(100):
+            if os.path.exists(err) and 'listening on' in open(err).read():
+                break
+            time.sleep(0.05)
+        else:
+            raise CaseFailed(f'tcpdump did not start in {ns}: {open(err).read()[-200:]}')
+
+    def stop(self):
+        time.sleep(0.3)
+        self.tb.kill(self.p, signal.SIGINT)
+        from scapy.all import rdpcap  # noqa: E402 (only /usr/bin/python3 has scapy)
+        return rdpcap(self.path)
+
+
+def teredo_decode(a):
+    b = ipaddress.IPv6Address(a).packed
+    return {'server': str(ipaddress.IPv4Address(b[4:8])),
+            'flags': int.from_bytes(b[8:10], 'big'),
+            'port': int.from_bytes(b[10:12], 'big') ^ 0xffff,
+            'ip': str(ipaddress.IPv4Address(bytes(x ^ 0xff for x in b[12:16])))}
+
+
+def teredo_inner(pkt):
+    """(ipv6 src, dst, next header, payload len) of a UDP-encapsulated IPv6 packet, or None.
+    Skips a Teredo origin indication (0x0000) or authentication header (0x0001)."""
+    from scapy.all import UDP
+    if UDP not in pkt:
+        return None
+    d = bytes(pkt[UDP].payload)
+    while len(d) >= 8 and d[0] == 0:
+        if d[1] == 0:
+            d = d[8:]
+        elif d[1] == 1 and len(d) >= 13:
+            d = d[13 + d[2] + d[3]:]
+        else:
+            return None
+    if len(d) < 40 or d[0] >> 4 != 6:
+        return None
+    return (str(ipaddress.IPv6Address(d[8:24])), str(ipaddress.IPv6Address(d[24:40])), d[6],
+            int.from_bytes(d[4:6], 'big'))
+
+
+# ------------------------------------------------------------------------- relay counters
+
+class Counters:
+    """terelay's counters while it runs: the telemetry command /terelay/stats when the
+    relay registers it, else the periodic summary line (summary_interval = 1 s).
+    None for Miredo (it has no counters; wire captures stand in)."""
+
+    LINE = re.compile(r'^terelay: rx (\d+) tx (\d+) encap (\d+) decap (\d+) bubbles (\d+)/(\d+) '
+                      r'peers (\d+) \((\d+) pending\) queued (\d+) drops (\d+)')
+
+    def __init__(self, tb):
+        self.tb = tb
+        self.sock = f'/var/run/dpdk/{tb.prefix}terelay/dpdk_telemetry.v2'
+        self.source = None
+
+    def telemetry(self):
+        if not os.path.exists(self.sock):
+            return None
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.settimeout(2)
+            s.connect(self.sock)
+            s.recv(16384)
+            s.send(b'/terelay/stats')
+            d = json.loads(s.recv(65536).decode())
+            s.close()
+            v = d.get('/terelay/stats')
+            return v if isinstance(v, dict) and 'encapsulated' in v else None
+        except (OSError, ValueError):
+            return None
+
+    def line(self, after):
+        """First summary line written at or after time 'after' (waits for it)."""
+        path = os.path.join(self.tb.dir, 'relay.log')
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            if os.path.getmtime(path) >= after:
+                lines = [m for m in map(self.LINE.match, open(path).read().splitlines()) if m]
+                if lines:
+                    g = [int(x) for x in lines[-1].groups()]
+                    return dict(zip(['rx_packets', 'tx_packets', 'encapsulated', 'decapsulated',
+                                     'bubbles_sent', 'bubbles_received', 'peers_current',
+                                     'peers_pending', 'queued_now', 'drops_total'], g))
+            time.sleep(0.2)
+        raise CaseFailed('terelay wrote no summary line for 5 s (is it alive?)')
+
+    def get(self):
+        if self.tb.relay != 'terelay':
+            return None
+        time.sleep(0.3)            # let the control lcore finish what is in its ring
+        v = self.telemetry()
+        if v is not None:
+            self.source = 'telemetry /terelay/stats'
+            return v
+        self.source = 'summary line'
+        return self.line(time.time() + 0.1)
+
+    @staticmethod
+    def delta(a, b, k):
+        return b.get(k, 0) - a.get(k, 0)
+
+
+# ---------------------------------------------------------------------------------- cases
+
+class Suite:
+    def __init__(self, tb):
+        self.tb = tb
+        self.c = Counters(tb)
+        self.results = []
+        self.notes = {}
+        self.srv_mac6 = None
+
+    def note(self, case, msg):
+        log(f'  {msg}')
+        self.notes.setdefault(case, []).append(msg)
+
+    def wire_counts(self, pkts, client):
+        """On the native host's link: packets between client and v6host that went through
+        the relay, per direction (everything not via the Teredo server's MAC: the server
+        forwards only the client's first echo test, and never carries replies)."""
+        from scapy.all import Ether, IPv6
+        up = down = 0
+        for p in pkts:
+            if IPv6 not in p:
+                continue
+            if p[IPv6].src == client and p[IPv6].dst == V6H and p[Ether].src != self.srv_mac6:
+                up += 1
+            elif p[IPv6].src == V6H and p[IPv6].dst == client and p[Ether].dst != self.srv_mac6:
+                down += 1
+        return up, down
+
+    # -- 1
+    def case_qualify(self):
+        for n in (1, 2):
+            a = self.tb.addr(n)
+            check(a, f'client {n} has no global address on its teredo interface (did not qualify)')
+            check(ipaddress.IPv6Address(a) in ipaddress.IPv6Network('2001::/32'),
+                  f'client {n} address {a} is not in the Teredo prefix 2001:0::/32')
+            d = teredo_decode(a)
+            check(d['server'] == SRV_IP, f'client {n} address {a} names server {d["server"]}, not {SRV_IP}')
+            check(d['ip'] == NAT_WAN[n], f'client {n} address {a} maps to {d["ip"]}, not NAT {NAT_WAN[n]}')
+            self.note('qualify', f'client {n}: {a} (server {d["server"]}, mapped {d["ip"]}:{d["port"]}, '
+                                 f'flags 0x{d["flags"]:04x})')
+
+    # -- 2
+    def case_ping_client_first(self):
+        a = self.tb.addr(1)
+        before = self.c.get()
+        cap = Capture(self.tb, 'v6h', 'eth0', 'ip6', 'ping1')
+        sent, got = self.tb.ping('cli1', V6H, count=10)
+        time.sleep(1.0)
+        pk = cap.stop()
+        after = self.c.get()
+        self.note('ping', f'client 1 -> {V6H}: {got}/{sent} replies')
+        check(got >= 9, f'ping -6 client 1 -> native host: {got}/{sent} replies, need >= 9')
+        up, down = self.wire_counts(pk, a)
+        self.note('ping', f'on the native link: {up} packets client->native via the relay, '
+                          f'{down} native->client sent to the relay')
+        check(up >= 9 and down >= 9, f'the relay carried {up} up / {down} down packets, expected >= 9 each')
+        if after is not None:
+            d = {k: Counters.delta(before, after, k) for k in after if isinstance(after[k], int)}
+            self.note('ping', f'terelay deltas ({self.c.source}): ' + ', '.join(
+                f'{k} {d[k]}' for k in ('decapsulated', 'encapsulated', 'bubbles_sent', 'bubbles_received',
+                                         'peers_trusted', 'flushed', 'queued') if k in d))
+            check(d['bubbles_sent'] >= 1, f'terelay sent no indirect bubble (bubbles_sent +{d["bubbles_sent"]})')
+            check(d['bubbles_received'] >= 1, 'terelay received no direct bubble from the client')
+            if 'peers_trusted' in d:
+                check(d['peers_trusted'] >= 1, 'no peer became trusted (peers_trusted +0)')
+            else:
+                check(after['peers_current'] >= 1 and after['peers_pending'] == 0,
+                      f'no trusted peer: {after["peers_current"]} peers, {after["peers_pending"]} pending')
+            check(d['decapsulated'] == up, f'terelay decapsulated {d["decapsulated"]} packets but '
+                                            f'{up} arrived at the native host from it')
+            check(d['encapsulated'] == down, f'terelay encapsulated {d["encapsulated"]} packets but the '
+                                              f'native host sent it {down} for the client')
+
+    # -- 3
+    def case_native_first(self):
+        a = self.tb.addr(2)
+        before = self.c.get()
+        sent, got = self.tb.ping('v6h', a, count=10, wait=5)
+        after = self.c.get()
+        self.note('native_first', f'{V6H} -> fresh client 2 {a}: {got}/{sent} replies')
+        check(got >= 9, f'native host -> client 2 (never contacted): {got}/{sent} replies, need >= 9')
+        if after is not None:
+            q = Counters.delta(before, after, 'queued') if 'queued' in after else None
+            b = Counters.delta(before, after, 'bubbles_sent')
+            self.note('native_first', f'terelay: bubbles_sent +{b}' + (f', queued +{q}' if q is not None else ''))
+            check(b >= 1, 'terelay sent no indirect bubble for a native-first packet')
+            if q is not None:
+                check(q >= 1, 'terelay did not queue the first native packet (queue-then-bubble path)')
+        # TCP from the native side to a client nobody has talked to: restart client 2's
+        # Miredo, which qualifies again with fresh random flag bits (RFC 5991), hence a new address.
+        self.tb.tb('stop-client', '2')
+        self.tb.tb('start-client', '2', timeout=40)
+        a2 = self.tb.addr(2)
+        self.note('native_first', f'client 2 restarted: new address {a2}')
+        check(a2 != a, f'client 2 came back with the same address {a}: not a fresh peer for the TCP test')
+        out = os.path.join(self.tb.dir, 'nf_tcp.recv')
+        data = os.path.join(self.tb.dir, 'nf_tcp.data')
+        with open(data, 'wb') as f:
+            f.write(os.urandom(64 * 1024))
+        srv = self.tb.spawn('cli2', self.tb.py('cli2', '--recv', '5002', out))
+        self.wait_file(out + '.ready', 10, 'client 2 TCP listener')
+        t0 = time.time()
+        r = self.tb.run('v6h', self.tb.py('v6h', '--send', a2, '5002', data), timeout=90)
+        check(r.returncode == 0, f'TCP connect/send native host -> client 2 [{a2}]:5002 failed: '
+                                 f'{r.stderr.strip()[-300:]}')
+        self.wait_file(out, 30, 'client 2 TCP receiver result')
+        self.tb.kill(srv)
+        self.check_sha(out, data, 'native-first TCP')
+        self.note('native_first', f'TCP native -> client 2 first: 64 KiB, SHA-256 ok, {time.time() - t0:.1f} s')
+
+    def wait_file(self, path, secs, what):
+        for _ in range(int(secs * 10)):
+            if os.path.exists(path):
+                return
+            time.sleep(0.1)
+        raise CaseFailed(f'{what}: nothing after {secs} s')
+
+    def check_sha(self, result, data, what):
+        want = hashlib.sha256(open(data, 'rb').read()).hexdigest()
+        got, n = open(result).read().split()
+        check(int(n) == os.path.getsize(data), f'{what}: far end received {n} of {os.path.getsize(data)} bytes')
+        check(got == want, f'{what}: SHA-256 at the far end {got} != sent {want}')
+
+    # -- 4
+    def tcp_transfer(self, src_ns, dst_ns, dst_addr, port, what):
+        data = os.path.join(self.tb.dir, 'bulk.data')
+        if not os.path.exists(data):
+            with open(data, 'wb') as f:
+                f.write(os.urandom(TCP_BYTES))
+        out = os.path.join(self.tb.dir, f'bulk.{port}.recv')
+        srv = self.tb.spawn(dst_ns, self.tb.py(dst_ns, '--recv', str(port), out))
+        self.wait_file(out + '.ready', 10, f'{what} listener')
+        t0 = time.time()
+        r = self.tb.run(src_ns, self.tb.py(src_ns, '--send', dst_addr, str(port), data), timeout=170)
+        check(r.returncode == 0, f'{what}: sender failed: {r.stderr.strip()[-300:]}')
+        self.wait_file(out, 30, f'{what} receiver result')
+        dt = time.time() - t0
+        self.tb.kill(srv)
+        self.check_sha(out, data, what)
+        return dt
+
+    def case_tcp_bulk(self):
+        a = self.tb.addr(1)
+        before = self.c.get()
+        dt = self.tcp_transfer('cli1', 'v6h', V6H, 5003, 'TCP 20 MiB client 1 -> native')
+        self.note('tcp', f'20 MiB client -> native: SHA-256 ok, {dt:.1f} s ({TCP_BYTES * 8 / dt / 1e6:.0f} Mbit/s)')
+        dt = self.tcp_transfer('v6h', 'cli1', a, 5004, 'TCP 20 MiB native -> client 1')
+        self.note('tcp', f'20 MiB native -> client: SHA-256 ok, {dt:.1f} s ({TCP_BYTES * 8 / dt / 1e6:.0f} Mbit/s)')
+        after = self.c.get()
+        if after is not None:
+            self.note('tcp', f'terelay: decapsulated +{Counters.delta(before, after, "decapsulated")}, '
+                             f'encapsulated +{Counters.delta(before, after, "encapsulated")}, '
+                             f'drops +{Counters.delta(before, after, "drops_total")}')
+
+    def iperf_udp(self, rate, reverse):
+        cmd = ['iperf3', '-6', '-c', V6H, '-p', '5201', '-u', '-b', rate, '-l', '1200', '-t', '3', '-J']
+        if reverse:
+            cmd.append('-R')
+        m0 = self.ethdev_imissed()
+        r = self.tb.run('cli1', cmd, timeout=40)
+        m1 = self.ethdev_imissed()
+        what = 'native -> client' if reverse else 'client -> native'
+        try:
+            j = json.loads(r.stdout)
+        except ValueError:
+            raise CaseFailed(f'iperf3 UDP {what}: no JSON result: {(r.stderr or r.stdout)[-300:]}')
+        check('error' not in j, f'iperf3 UDP {what}: {j.get("error")}')
+        s = j['end']['sum']
+        check(s['packets'] > 0, f'iperf3 UDP {what}: no datagrams counted')
+        self.note('udp', f'UDP {what}, {rate}bit/s x 3 s, 1200-byte datagrams: {s["packets"]} sent, '
+                         f'{s["lost_packets"]} lost ({s["lost_percent"]:.2f} %), jitter {s["jitter_ms"]:.3f} ms'
+                         + (f'; terelay ports imissed +{m1[0] - m0[0]} (teredo) +{m1[1] - m0[1]} (native)'
+                            if m0 and m1 else ''))
+        return s['lost_percent']
+
+    def ethdev_imissed(self):
+        """imissed of terelay's two ports: frames the vdev lost before the relay saw them."""
+        if self.tb.relay != 'terelay' or not os.path.exists(self.c.sock):
+            return None
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.settimeout(2)
+            s.connect(self.c.sock)
+            s.recv(16384)
+            out = []
+            for port in (0, 1):
+                s.send(f'/ethdev/stats,{port}'.encode())
+                out.append(json.loads(s.recv(65536).decode())['/ethdev/stats']['imissed'])
+            s.close()
+            return out
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def case_udp(self):
+        # Asserted at 5 Mbit/s each way, which both relays carry without loss here.
+        # terelay reads the veths through net_pcap, whose capture ring overflows on
+        # iperf3's bursts above ~5 Mbit/s (ethdev imissed; docs/interop.md), so the
+        # 20 Mbit/s runs after it are measured and reported, not asserted.
+        srv = self.tb.spawn('v6h', ['iperf3', '-s', '-p', '5201'])
+        time.sleep(0.5)
+        try:
+            for rev in (False, True):
+                loss = self.iperf_udp('5M', rev)
+                check(loss <= 5.0, f'iperf3 UDP 5 Mbit/s {"native -> client" if rev else "client -> native"}: '
+                                   f'{loss:.2f} % lost (> 5 %)')
+            for rev in (False, True):
+                self.iperf_udp('20M', rev)
+        finally:
+            self.tb.kill(srv)
+
+    # -- 5
+    def case_two_clients(self):
+        a1, a2 = self.tb.addr(1), self.tb.addr(2)
+        res = {}
+        procs = []
+        for n in (1, 2):
+            procs.append((f'client {n} -> native', subprocess.Popen(
+                ['ip', 'netns', 'exec', self.tb.ns(f'cli{n}'), 'ping', '-6', '-n', '-c', '10', '-i', '0.2',
+                 '-W', '3', V6H], stdout=subprocess.PIPE, text=True)))
+        for n, a in ((1, a1), (2, a2)):
+            procs.append((f'native -> client {n}', subprocess.Popen(
+                ['ip', 'netns', 'exec', self.tb.ns('v6h'), 'ping', '-6', '-n', '-c', '10', '-i', '0.2',
+                 '-W', '3', a], stdout=subprocess.PIPE, text=True)))
+        for what, p in procs:
+            out, _ = p.communicate(timeout=60)
+            m = re.search(r'(\d+) packets transmitted, (\d+) received', out)
+            res[what] = int(m.group(2)) if m else 0
+        self.note('two_clients', ', '.join(f'{k}: {v}/10' for k, v in res.items()))
+        for k, v in res.items():
+            check(v >= 9, f'two clients at once: {k} {v}/10 replies, need >= 9')
+        after = self.c.get()
+        if after is not None:
+            self.note('two_clients', f'terelay peers now {after["peers_current"]} ({after["peers_pending"]} pending)')
+            check(after['peers_current'] >= 2, f'terelay holds {after["peers_current"]} peers, expected both clients')
+
+    # -- 6
+    def case_nat_remap(self):
+        a0 = self.tb.addr(1)
+        old = teredo_decode(a0)
+        before = self.c.get()
+        cap = Capture(self.tb, 'nat1', 'wan', f'udp and host {RLY_IP}', 'remap')
+        self.tb.tb('nat-remap', '1', f'{REMAP_RANGE[0]}-{REMAP_RANGE[1]}')
+        t0 = time.time()
+        ok_at, a1 = None, a0
+        while time.time() - t0 < RECOVERY_BOUND_S + 20:
+            a1 = self.tb.addr(1) or a1
+            sent, got = self.tb.ping('cli1', V6H, count=1, wait=1)
+            if got:
+                ok_at = time.time() - t0
+                break
+            time.sleep(0.5)
+        check(ok_at is not None, f'no echo reply from the native host {RECOVERY_BOUND_S + 20} s after the '
+                                 f'NAT mapping changed (address still {a1})')
+        sent, got = self.tb.ping('cli1', V6H, count=10)
+        a1 = self.tb.addr(1)
+        new = teredo_decode(a1)
+        pk = cap.stop()
+        after = self.c.get()
+        self.note('nat_remap', f'mapping {old["ip"]}:{old["port"]} -> {new["ip"]}:{new["port"]}; address '
+                               f'{a0} -> {a1}; first reply {ok_at:.1f} s after the change; then {got}/10 replies')
+        check(ok_at <= RECOVERY_BOUND_S, f'traffic recovered after {ok_at:.1f} s, beyond the '
+                                         f'{RECOVERY_BOUND_S} s retry schedule bound')
+        check(got >= 9, f'after the mapping change: {got}/10 replies')
+        check(REMAP_RANGE[0] <= new['port'] <= REMAP_RANGE[1],
+              f'the client\'s new address {a1} maps to port {new["port"]}, outside the new masquerade range')
+        from scapy.all import IP, UDP
+        to_old = [p for p in pk if IP in p and p[IP].src == RLY_IP and p[UDP].dport == old['port']]
+        to_new = [p for p in pk if IP in p and p[IP].src == RLY_IP and p[UDP].dport == new['port']]
+        bubbles_in = [p for p in pk if IP in p and p[IP].dst == RLY_IP and p[UDP].sport == new['port']
+                      and (teredo_inner(p) or (0, 0, 0))[2] == 59]
+        self.note('nat_remap', f'NAT wan: {len(to_old)} relay packets to the stale port {old["port"]}, '
+                               f'{len(to_new)} to the new port, {len(bubbles_in)} bubbles from the new mapping')
+        check(not to_old, f'the relay sent {len(to_old)} packets to the stale mapping '
+                          f'{old["ip"]}:{old["port"]} after the change')
+        check(to_new, 'the relay sent nothing to the new mapping')
+        check(bubbles_in, 'no bubble from the client\'s new mapping reached the relay (no new bubble exchange)')
+        if after is not None:
+            b = Counters.delta(before, after, 'bubbles_sent')
+            self.note('nat_remap', f'terelay: bubbles_sent +{b}, bubbles_received '
+                                   f'+{Counters.delta(before, after, "bubbles_received")}')
+            check(b >= 1, 'terelay sent no indirect bubble for the new mapping')
+
+    # -- 7
+    def case_restart(self):
+        out = os.path.join(self.tb.dir, 'restart.ping')
+        p = self.tb.spawn('cli1', ['ping', '-6', '-n', '-D', '-i', '0.25', '-W', '1',
+                                   '-w', str(RECOVERY_BOUND_S + 30), V6H], out=out)
+        time.sleep(2)
+        self.tb.tb('stop-relay', timeout=40)
+        t_stop = time.time()
+        if self.tb.relay == 'terelay':
+            self.check_final_stats()
+        time.sleep(1)
+        self.tb.tb('start-relay', timeout=40)
+        t_start = time.time()
+        recovered = None
+        while time.time() - t_start < RECOVERY_BOUND_S + 25 and p.poll() is None:
+            for line in open(out).read().splitlines():
+                m = re.match(r'\[(\d+\.\d+)\] .*bytes from', line)
+                if m and float(m.group(1)) > t_start:
+                    recovered = float(m.group(1)) - t_start
+                    break
+            if recovered is not None:
+                break
+            time.sleep(0.5)
+        self.tb.kill(p, signal.SIGINT)
+        check(recovered is not None, f'client 1\'s ping stream got no reply within '
+                                     f'{RECOVERY_BOUND_S + 25} s of the relay restart')
+        self.note('restart', f'relay down {t_start - t_stop:.1f} s; ongoing client ping answered again '
+                             f'{recovered:.1f} s after the restart')
+        check(recovered <= RECOVERY_BOUND_S, f'recovery took {recovered:.1f} s (> {RECOVERY_BOUND_S} s)')
+        sent, got = self.tb.ping('v6h', self.tb.addr(2), count=10, wait=5)
+        self.note('restart', f'native -> client 2 after the restart: {got}/10')
+        check(got >= 9, f'native host -> client 2 after the restart: {got}/10')
+
+    def check_final_stats(self):
+        path = os.path.join(self.tb.dir, 'stats.last.json')
+        check(os.path.exists(path), 'terelay wrote no --stats-json file at SIGTERM')
+        s = json.load(open(path))
+        drops = {k: v for k, v in s['drops'].items() if v}
+        self.note('restart', f'stats JSON of the first run: encapsulated {s["encapsulated"]}, decapsulated '
+                             f'{s["decapsulated"]}, bubbles {s["bubbles_sent"]}/{s["bubbles_received"]}, peers_trusted '
+                             f'{s["peers_trusted"]}, queued {s["queued"]}, flushed {s["flushed"]}, drops {drops}, '
+                             f'accounting_ok {s["accounting_ok"]}')
+        check(s['accounting_ok'] is True, 'terelay stats JSON: accounting_ok is false')
+        check(s['peers_trusted'] >= 2, f'terelay stats JSON: peers_trusted {s["peers_trusted"]} < 2 clients')
+        check(s['bubbles_sent'] >= 1 and s['flushed'] >= 1, 'terelay stats JSON: no bubble sent / nothing flushed')
+
+    CASES = [('qualify', case_qualify), ('ping', case_ping_client_first),
+             ('native_first', case_native_first), ('tcp', case_tcp_bulk), ('udp', case_udp),
+             ('two_clients', case_two_clients), ('nat_remap', case_nat_remap), ('restart', case_restart)]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--relay', choices=['terelay', 'miredo'], default=os.environ.get('RELAY', 'terelay'))
+    ap.add_argument('--terelay', default=os.environ.get('TERELAY', ''))
+    ap.add_argument('--keep', action='store_true', help='keep the log directory')
+    ap.add_argument('--only', default='', help='comma-separated case names')
+    ap.add_argument('--json', default='', help='write the results here')
+    ap.add_argument('--recv', nargs=2, metavar=('PORT', 'OUT'), help=argparse.SUPPRESS)
+    ap.add_argument('--send', nargs=3, metavar=('HOST', 'PORT', 'FILE'), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.recv:
+        return helper_recv(int(a.recv[0]), a.recv[1])
+    if a.send:
+        return helper_send(a.send[0], int(a.send[1]), a.send[2])
+
+    if os.geteuid() != 0:
+        print('interop: FAIL: must run as root (network namespaces)', file=sys.stderr)
+        return 1
+    try:
+        import scapy.all  # noqa: F401
+    except ImportError:
+        print('interop: FAIL: scapy missing: run with /usr/bin/python3 (python3-scapy)', file=sys.stderr)
+        return 1
+    if a.relay == 'terelay' and not os.access(a.terelay, os.X_OK):
+        print(f'interop: FAIL: terelay binary not executable: {a.terelay!r}', file=sys.stderr)
+        return 1
+    t_start = time.time()
+    tb_dir = tempfile.mkdtemp(prefix=f'terelay-interop-{a.relay}-')
+    prefix = f'ti{os.getpid() % 100000}{a.relay[0]}-'
+    tb = Testbed(a.relay, a.terelay, tb_dir, prefix)
+
+    def on_signal(sig, frame):
+        raise SystemExit(128 + sig)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    suite = Suite(tb)
+    failed = False
+    try:
+        log(f'relay {a.relay}, namespaces {prefix}*, logs {tb_dir}')
+        setup_err = None
+        try:
+            tb.tb('setup')
+            tb.tb('start', timeout=90)
+            suite.srv_mac6 = tb.mac('srv', 'eth1')
+        except (CaseFailed, subprocess.TimeoutExpired) as e:
+            setup_err = f'testbed setup: {e}'
+        only = set(filter(None, a.only.split(',')))
+        for name, fn in Suite.CASES:
+            if only and name not in only:
+                continue
+            t0 = time.time()
+            log(f'case {name}')
+            try:
+                if setup_err:
+                    raise CaseFailed(setup_err)
+                fn(suite)
+                res, msg = 'PASS', ''
+            except CaseFailed as e:
+                res, msg = 'FAIL', str(e)
+            except subprocess.TimeoutExpired as e:
+                res, msg = 'FAIL', f'timed out: {e}'
+            dt = time.time() - t0
+            suite.results.append((name, res, dt, msg))
+            log(f'case {name}: {res} ({dt:.1f} s){": " + msg if msg else ""}')
+            failed |= res != 'PASS'
+    finally:
+        tb.cleanup()
+    total = time.time() - t_start
+    print(f'\ninterop results, relay = {a.relay} ({total:.0f} s):')
+    for name, res, dt, msg in suite.results:
+        print(f'  {name:14s} {res}  {dt:6.1f} s  {msg}')
+    if a.json:
+        with open(a.json, 'w') as f:
+            json.dump({'relay': a.relay, 'seconds': round(total, 1),
+                       'cases': [{'case': n, 'result': r, 'seconds': round(d, 1), 'message': m,
+                                  'notes': suite.notes.get(n, [])} for n, r, d, m in suite.results]}, f, indent=1)
+    if a.keep or failed:
+        print(f'logs kept in {tb_dir}')
+    else:
+        shutil.rmtree(tb_dir, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

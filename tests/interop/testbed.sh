@@ -1,0 +1,345 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Teredo interop testbed in network namespaces (root, veth pairs and bridges only):
+#
+#   cli1 (miredo client) --192.168.77.0/24-- nat1 (nft masquerade) --+
+#   cli2 (miredo client) --192.168.78.0/24-- nat2 (nft masquerade) --+-- br4 "IPv4 Internet" 198.18.0.0/24
+#   srv  (miredo-server 198.18.0.10 + .11)                         --+   (bridges live in namespace sw)
+#   rly  (terelay, or miredo RelayType cone) eth0                  --+
+#   rly eth1, srv eth1, v6host (2001:db8:6::100)                   ---- br6 "IPv6 Internet" 2001:db8:6::/64
+#
+# The relay is terelay (default) or Miredo (RELAY=miredo): same topology, same
+# addresses (198.18.0.20:3544, 2001:db8:6::20); v6host routes 2001::/32 to it.
+# 198.18.0.0/15 passes Miredo's and RFC 4380's global-unicast checks, so the
+# relay's and the peers' address checks stay on, as in production.
+#
+# With terelay the relay's veths carry no kernel address and have IPv6 disabled
+# (terelay answers ARP and NS for its addresses itself, the kernel must neither
+# answer NS nor send RS/DAD); terelay reads them through net_af_packet.
+#
+# Usage: testbed.sh COMMAND   (as root)
+#   setup | teardown                 namespaces, links, NAT, addresses
+#   start | stop                     server, relay, both clients / everything
+#   start-server | start-relay | stop-relay | start-client N | stop-client N
+#   nat-remap N PORTRANGE            new masquerade port range on natN + conntrack flush
+#   addr N                           print client N's Teredo address
+#   all                              teardown + setup + start + ping both ways (trap cleans up)
+# Env: RELAY (terelay|miredo), TERELAY (binary), NS_PREFIX (unique per run),
+#      TB_DIR (state, logs, configs), TERELAY_EXTRA (extra [section] lines for terelay.ini)
+set -u
+RELAY=${RELAY:-terelay}
+TB_DIR=${TB_DIR:-/tmp/terelay-interop}
+P=${NS_PREFIX:-tiop$$-}
+TERELAY=${TERELAY:-}
+SW=${P}sw SRV=${P}srv RLY=${P}rly V6H=${P}v6h
+CLI1=${P}cli1 NAT1=${P}nat1 CLI2=${P}cli2 NAT2=${P}nat2
+ALL_NS="$CLI1 $NAT1 $CLI2 $NAT2 $SRV $RLY $V6H $SW"
+SRV_IP1=198.18.0.10 SRV_IP2=198.18.0.11 RLY_IP=198.18.0.20
+NAT1_WAN=198.18.0.30 NAT2_WAN=198.18.0.31
+SRV6=2001:db8:6::10 RLY6=2001:db8:6::20 V6H6=2001:db8:6::100
+# DPDK file prefix: telemetry socket /var/run/dpdk/$FILE_PREFIX/dpdk_telemetry.v2
+FILE_PREFIX=${FILE_PREFIX:-${P}terelay}
+
+log() { echo "[testbed] $*" >&2; }
+die() { echo "[testbed] FAIL: $*" >&2; exit 1; }
+nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+cli_ns() { eval echo "\$CLI$1"; }
+nat_ns() { eval echo "\$NAT$1"; }
+
+need_tools() {
+	local t missing=()
+	for t in ip nft conntrack ethtool miredo miredo-server ping tcpdump socat iperf3; do
+		command -v "$t" >/dev/null || missing+=("$t")
+	done
+	[ "$RELAY" = miredo ] || [ -x "$TERELAY" ] || die "terelay binary not found: TERELAY='$TERELAY' (build it, or pass TERELAY=path)"
+	[ ${#missing[@]} -eq 0 ] || die "missing tools: ${missing[*]} (run scripts/setup-deps.sh)"
+	[ "$(id -u)" = 0 ] || die "must run as root (network namespaces)"
+}
+
+# A missing kernel feature fails with its name; it is never skipped.
+need_kernel() {
+	local probe=${P}probe
+	ip netns add "$probe" 2>/dev/null || die "kernel feature missing: network namespaces (CONFIG_NET_NS) or no permission"
+	nsx "$probe" ip link add name tbva type veth peer name tbvb 2>/dev/null || { ip netns del "$probe"; die "kernel feature missing: veth (CONFIG_VETH)"; }
+	nsx "$probe" ip link add name tbbr type bridge 2>/dev/null || { ip netns del "$probe"; die "kernel feature missing: bridge (CONFIG_BRIDGE)"; }
+	nsx "$probe" nft -f - 2>/dev/null <<-EOF || { ip netns del "$probe"; die "kernel feature missing: nftables NAT (nf_tables, nft_chain_nat, nft_masq)"; }
+	table ip probe {
+		chain post { type nat hook postrouting priority srcnat; meta l4proto udp masquerade to :20000-20999; }
+	}
+	EOF
+	ip netns del "$probe"
+	[ -c /dev/net/tun ] || die "kernel feature missing: TUN (/dev/net/tun, CONFIG_TUN) for Miredo"
+	# net_af_packet needs AF_PACKET with PACKET_MMAP rings (CONFIG_PACKET)
+	python3 -c 'import socket; socket.socket(socket.AF_PACKET, socket.SOCK_RAW)' 2>/dev/null ||
+		die "kernel feature missing: AF_PACKET sockets (CONFIG_PACKET)"
+}
+
+link() { ip link add "$2" netns "$1" type veth peer name "$4" netns "$3" || die "cannot create veth $1:$2 <-> $3:$4"; }
+
+setup() {
+	need_tools
+	need_kernel
+	mkdir -p "$TB_DIR"
+	echo "$P" >"$TB_DIR/ns_prefix"
+	for ns in $ALL_NS; do ip netns add "$ns" || die "cannot create namespace $ns"; nsx "$ns" ip link set lo up; done
+	for ns in $ALL_NS; do nsx "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0; done
+	# the relay's kernel must stay out of IPv6 on terelay's ports: no NS answers, no RS, no DAD
+	if [ "$RELAY" = terelay ]; then
+		nsx $RLY sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
+	fi
+	nsx $SW ip link add br4 type bridge; nsx $SW ip link set br4 up
+	nsx $SW ip link add br6 type bridge; nsx $SW ip link set br6 up
+	# no multicast snooping: ND to solicited-node groups must reach terelay's af_packet socket
+	nsx $SW ip link set br4 type bridge mcast_snooping 0
+	nsx $SW ip link set br6 type bridge mcast_snooping 0
+	local pair ns ifn br swp
+	for pair in "$SRV:eth0:br4:s4" "$RLY:eth0:br4:r4" "$NAT1:wan:br4:n14" "$NAT2:wan:br4:n24" \
+	            "$SRV:eth1:br6:s6" "$RLY:eth1:br6:r6" "$V6H:eth0:br6:h6"; do
+		IFS=: read -r ns ifn br swp <<<"$pair"
+		link "$ns" "$ifn" $SW "$swp"
+		nsx $SW ip link set "$swp" master "$br"
+		nsx $SW ip link set "$swp" up
+		nsx "$ns" ip link set "$ifn" up
+	done
+	link $CLI1 eth0 $NAT1 lan; link $CLI2 eth0 $NAT2 lan
+	for ns in $CLI1 $CLI2; do nsx "$ns" ip link set eth0 up; done
+	for ns in $NAT1 $NAT2; do nsx "$ns" ip link set lan up; done
+
+	# veths hand locally generated packets over with a partial checksum
+	# (CHECKSUM_PARTIAL) that nobody completes: a packet socket, hence terelay,
+	# would read wrong UDP/TCP checksums (rx_bad_udp_csum). Compute them in software.
+	local ifs i
+	for ns in $ALL_NS; do
+		ifs=$(nsx "$ns" ip -o link show type veth | awk -F': ' '{print $2}' | cut -d@ -f1)
+		for i in $ifs; do
+			nsx "$ns" ethtool -K "$i" tx off >/dev/null 2>&1 || die "ethtool -K $i tx off failed in $ns (veth checksum offload)"
+		done
+	done
+
+	nsx $SRV ip addr add $SRV_IP1/24 dev eth0
+	nsx $SRV ip addr add $SRV_IP2/24 dev eth0
+	nsx $SRV ip -6 addr add $SRV6/64 dev eth1 nodad
+	if [ "$RELAY" = miredo ]; then
+		nsx $RLY ip addr add $RLY_IP/24 dev eth0
+		nsx $RLY ip -6 addr add $RLY6/64 dev eth1 nodad
+		nsx $RLY sysctl -qw net.ipv6.conf.all.forwarding=1
+	else
+		# terelay owns 198.18.0.20 and 2001:db8:6::20: the kernel has no address here
+		nsx $RLY ip addr flush dev eth0; nsx $RLY ip addr flush dev eth1
+		nsx $RLY sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1 net.ipv6.conf.eth1.disable_ipv6=1
+	fi
+	nsx $V6H ip -6 addr add $V6H6/64 dev eth0 nodad
+	nsx $V6H ip -6 route add 2001::/32 via $RLY6 dev eth0
+	local n lan wan
+	for n in 1 2; do
+		wan=$(eval echo "\$NAT${n}_WAN"); lan=192.168.$((76 + n))
+		nsx "$(nat_ns $n)" ip addr add "$wan/24" dev wan
+		nsx "$(nat_ns $n)" ip addr add "$lan.1/24" dev lan
+		nsx "$(nat_ns $n)" sysctl -qw net.ipv4.ip_forward=1
+		nat_rule "$n" "" || die "cannot install the masquerade rule on nat$n"
+		nsx "$(cli_ns $n)" ip addr add "$lan.2/24" dev eth0
+		nsx "$(cli_ns $n)" ip route add default via "$lan.1"
+	done
+
+	cat >"$TB_DIR/server.conf" <<-EOF
+	ServerBindAddress $SRV_IP1
+	EOF
+	cat >"$TB_DIR/relay.conf" <<-EOF
+	RelayType cone
+	InterfaceName teredo
+	BindAddress $RLY_IP
+	BindPort 3544
+	EOF
+	cat >"$TB_DIR/client.conf" <<-EOF
+	RelayType client
+	InterfaceName teredo
+	ServerAddress $SRV_IP1
+	EOF
+	cat >"$TB_DIR/terelay.ini" <<-EOF
+	; written by tests/interop/testbed.sh
+	[relay]
+	ipv4 = $RLY_IP
+	port = 3544
+	ipv6 = $RLY6
+	[ports]
+	teredo = $( [ "${TERELAY_PMD:-pcap}" = af_packet ] && echo net_af_packet0 || echo net_pcap0 )
+	native = $( [ "${TERELAY_PMD:-pcap}" = af_packet ] && echo net_af_packet1 || echo net_pcap1 )
+	[nexthop]
+	ipv4_gateway = 0.0.0.0
+	ipv6_gateway = $V6H6
+	[peers]
+	capacity = 65536
+	pending_capacity = 4096
+	[telemetry]
+	summary_interval = 1
+	${TERELAY_EXTRA:-}
+	EOF
+	log "namespaces (prefix $P): $ALL_NS"
+}
+
+# nat_rule N [PORTRANGE]: (re)install natN's masquerade, optionally "to :PORTRANGE"
+nat_rule() {
+	local udp="masquerade"
+	# Teredo is UDP: the port range applies to UDP (nft needs the protocol for it)
+	[ -n "${2:-}" ] && udp="meta l4proto udp masquerade to :$2"
+	nsx "$(nat_ns "$1")" nft -f - <<-EOF
+	table ip tbnat
+	delete table ip tbnat
+	table ip tbnat {
+		chain post {
+			type nat hook postrouting priority srcnat;
+			oifname "wan" $udp
+			oifname "wan" masquerade
+		}
+	}
+	EOF
+}
+
+nat_remap() {
+	nat_rule "$1" "$2" || die "nft: cannot change nat$1's masquerade to :$2"
+	nsx "$(nat_ns "$1")" conntrack -F >/dev/null 2>&1 || die "conntrack -F failed on nat$1 (nf_conntrack netlink)"
+	log "nat$1: masquerade to :$2, conntrack flushed"
+}
+
+launch() { # name ns cmd...  (ip netns exec execs: $! is the daemon itself)
+	local name=$1 ns=$2; shift 2
+	# exec twice (subshell, then ip netns exec): $! is the daemon's own pid
+	( exec ip netns exec "$ns" "$@" ) >>"$TB_DIR/$name.log" 2>&1 &
+	echo $! >"$TB_DIR/$name.pid"
+}
+
+stop_pid() { # name [timeout_s]: SIGTERM the process we started, SIGKILL if it hangs
+	local name=$1 t=${2:-10} pid i
+	pid=$(cat "$TB_DIR/$name.pid" 2>/dev/null) || return 0
+	rm -f "$TB_DIR/$name.pid"
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 1 $((t * 10))); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+	log "$name (pid $pid) ignored SIGTERM for ${t}s: SIGKILL"
+	kill -KILL "$pid" 2>/dev/null
+	return 0
+}
+
+start_server() {
+	launch server $SRV miredo-server -f -c "$TB_DIR/server.conf" -p "$TB_DIR/server.mpid"
+}
+
+start_relay() {
+	if [ "$RELAY" = miredo ]; then
+		launch relay $RLY miredo -f -c "$TB_DIR/relay.conf" -p "$TB_DIR/relay.mpid"
+		local i
+		for i in $(seq 1 50); do nsx $RLY ip link show teredo >/dev/null 2>&1 && break; sleep 0.1; done
+		nsx $RLY ip link show teredo >/dev/null 2>&1 || die "miredo relay did not create its tunnel: $(tail -5 "$TB_DIR/relay.log")"
+		return 0
+	fi
+	local n=$(( $(cat "$TB_DIR/relay.starts" 2>/dev/null || echo 0) + 1 ))
+	echo $n >"$TB_DIR/relay.starts"
+	rm -f "$TB_DIR/stats.$n.json"
+	echo "=== start $n $(date +%T.%N)" >>"$TB_DIR/relay.log"
+	# terelay wants 1 rx queue (its worker) and 2 tx queues (worker + control lcore)
+	# per port. net_pcap gives exactly that (one rx_iface_in, two tx_iface) and its
+	# inbound-only capture never shows terelay its own frames. net_af_packet's queues
+	# are pairs spread by PACKET_FANOUT hash: with qpairs=2 the frames hashed to
+	# queue 1 are never read (docs/interop.md), so it is opt-in: TERELAY_PMD=af_packet.
+	local v0 v1
+	if [ "${TERELAY_PMD:-pcap}" = af_packet ]; then
+		v0="net_af_packet0,iface=eth0,qpairs=2" v1="net_af_packet1,iface=eth1,qpairs=2"
+	else
+		v0="net_pcap0,rx_iface_in=eth0,tx_iface=eth0,tx_iface=eth0"
+		v1="net_pcap1,rx_iface_in=eth1,tx_iface=eth1,tx_iface=eth1"
+	fi
+	launch relay $RLY "$TERELAY" --no-huge -m 512 --no-pci --no-shconf -l 0,1 \
+		--file-prefix "$FILE_PREFIX" --log-level=lib.eal:error --vdev "$v0" --vdev "$v1" \
+		-- -c "$TB_DIR/terelay.ini" --stats-json "$TB_DIR/stats.$n.json"
+	# up when the first periodic summary line appears (ports started, lcores running)
+	local i want=$(( $(grep -c '^terelay: rx' "$TB_DIR/relay.log") + 1 ))
+	for i in $(seq 1 100); do
+		kill -0 "$(cat "$TB_DIR/relay.pid")" 2>/dev/null || die "terelay exited at start: $(tail -5 "$TB_DIR/relay.log")"
+		[ "$(grep -c '^terelay: rx' "$TB_DIR/relay.log")" -ge "$want" ] && return 0
+		sleep 0.1
+	done
+	die "terelay did not report within 10 s: $(tail -5 "$TB_DIR/relay.log")"
+}
+
+stop_relay() {
+	stop_pid relay 15
+	if [ "$RELAY" = terelay ]; then
+		local n; n=$(cat "$TB_DIR/relay.starts" 2>/dev/null || echo 0)
+		[ -s "$TB_DIR/stats.$n.json" ] && cp "$TB_DIR/stats.$n.json" "$TB_DIR/stats.last.json"
+	fi
+	return 0
+}
+
+start_client() { # N: start miredo client N and wait for its Teredo address
+	local n=$1 ns addr i
+	ns=$(cli_ns "$n")
+	rm -f "$TB_DIR/client$n.addr"
+	launch "client$n" "$ns" miredo -f -c "$TB_DIR/client.conf" -p "$TB_DIR/client$n.mpid"
+	for i in $(seq 1 150); do
+		addr=$(nsx "$ns" ip -6 -o addr show dev teredo scope global 2>/dev/null | awk '{print $4}' | cut -d/ -f1)
+		[ -n "$addr" ] && break
+		sleep 0.1
+	done
+	[ -n "$addr" ] || { log "client $n did not qualify in 15 s"; tail -5 "$TB_DIR/client$n.log" >&2; return 1; }
+	echo "$addr" >"$TB_DIR/client$n.addr"
+	log "client $n qualified: $addr"
+}
+
+client_addr() { # N: current global address of client N's teredo interface
+	nsx "$(cli_ns "$1")" ip -6 -o addr show dev teredo scope global 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -1
+}
+
+stop_client() { stop_pid "client$1" 5; }
+
+start_all() {
+	start_server
+	start_relay
+	sleep 0.5
+	start_client 1 && start_client 2
+}
+
+stop_all() {
+	stop_client 1; stop_client 2; stop_relay; stop_pid server 5
+	# whatever is still alive in our namespaces was started by us: end it by pid
+	local ns pid
+	for ns in $ALL_NS; do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null; done
+	done
+	sleep 0.3
+	for ns in $ALL_NS; do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+	done
+}
+
+teardown() {
+	stop_all
+	local ns
+	for ns in $ALL_NS; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "/var/run/dpdk/$FILE_PREFIX"
+	log "torn down (prefix $P)"
+}
+
+smoke() {
+	local a
+	a=$(cat "$TB_DIR/client1.addr")
+	nsx $CLI1 ping -6 -c 3 -i 0.2 -W 2 $V6H6 && nsx $V6H ping -6 -c 3 -i 0.2 -W 2 "$a"
+}
+
+case "${1:-}" in
+	setup) setup ;;
+	teardown) teardown ;;
+	start) start_all ;;
+	stop) stop_all ;;
+	start-server) start_server ;;
+	start-relay) start_relay ;;
+	stop-relay) stop_relay ;;
+	start-client) start_client "$2" ;;
+	stop-client) stop_client "$2" ;;
+	nat-remap) nat_remap "$2" "$3" ;;
+	addr) client_addr "$2" ;;
+	all)
+		trap teardown EXIT
+		trap 'exit 130' INT TERM
+		setup && start_all && smoke ;;
+	*) sed -n '2,/^set -u/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac
