@@ -39,6 +39,7 @@ enum key_type {
 	K_BOOL,
 	K_NAME,       /* ethdev / profile name */
 	K_ENDPOINT,   /* ipv4:port or [ipv6]:port */
+	K_HEX16,      /* 16 bytes as 32 hex digits */
 };
 
 struct key_desc {
@@ -98,7 +99,8 @@ static const struct key_desc keys[] = {
 	{ "bubbles", "rate", K_UINT, FLD(bubble_rate), NO_SET, 1, 10000000, false, false },
 	{ "bubbles", "server_rate", K_UINT, FLD(bubble_server_rate), NO_SET, 1, 10000000, false, false },
 	{ "bubbles", "nonce_trailer", K_BOOL, FLD(nonce_trailer), NO_SET, 0, 0, false, false },
-	{ "bubbles", "nonce_epoch", K_UINT, FLD(nonce_epoch_s), NO_SET, 5, 3600, false, false },
+	{ "bubbles", "nonce_epoch", K_UINT, FLD(nonce_epoch_s), NO_SET, 1, 3600, false, false },
+	{ "bubbles", "secret", K_HEX16, FLD(bubble_secret), SETF(bubble_secret_set), 0, 0, false, false },
 
 	{ "icmp6", "rate", K_UINT, FLD(icmp6_rate), NO_SET, 1, 1000000, false, false },
 	{ "icmp6", "burst", K_UINT, FLD(icmp6_burst), NO_SET, 1, 10000, false, false },
@@ -486,6 +488,18 @@ parse_value(const struct key_desc *k, const char *v, struct tr_config *c, char *
 		break;
 	case K_PREFIXES:
 		return parse_prefixes(v, c, why, why_len) < 0 ? why : NULL;
+	case K_HEX16:
+		for (int i = 0; i < 16; i++) {
+			unsigned byte;
+
+			if (!isxdigit((unsigned char)v[2 * i]) || !isxdigit((unsigned char)v[2 * i + 1]) ||
+			    sscanf(v + 2 * i, "%2x", &byte) != 1)
+				return "must be exactly 32 hexadecimal digits";
+			field[i] = (uint8_t)byte;
+		}
+		if (v[32] != '\0')
+			return "must be exactly 32 hexadecimal digits";
+		break;
 	case K_MAC:
 		if (parse_mac(v, field) < 0)
 			return "not a MAC address (xx:xx:xx:xx:xx:xx)";
@@ -806,6 +820,11 @@ format_value(const struct tr_config *c, const struct key_desc *k, char *out, siz
 		}
 		break;
 	}
+	case K_HEX16:
+		/* A secret is never printed; only whether one is pinned. */
+		if (*((const bool *)((const uint8_t *)c + k->set_off)))
+			snprintf(out, len, "(set)");
+		break;
 	case K_MAC:
 		if (*((const bool *)((const uint8_t *)c + k->set_off)))
 			snprintf(out, len, "%02x:%02x:%02x:%02x:%02x:%02x", field[0], field[1],

@@ -67,6 +67,8 @@ struct tr_config {
 	uint32_t bubble_server_rate;           /* server_rate = 1000: per Teredo server IPv4 per second */
 	bool nonce_trailer;                    /* nonce_trailer = true: RFC 6081 Nonce trailer on indirect bubbles */
 	uint32_t nonce_epoch_s;                /* nonce_epoch = 30: bubble nonce key epoch (current + previous accepted) */
+	bool bubble_secret_set;
+	uint8_t bubble_secret[16];             /* secret = 32 hex digits (default: random at start) */
 
 	/* [icmp6] */
 	uint32_t icmp6_rate;                   /* rate = 100: errors per second */

@@ -119,6 +119,18 @@ static uint64_t bubble_iid(const struct tr_control *c, const uint8_t peer[16], u
 	return tr_siphash24(c->bubble_key, msg, sizeof(msg)) & ~(0x03ULL << 56);
 }
 
+/* The RFC 6081 Nonce trailer value of a verification round: a PRF of the
+ * same key, so a pinned [bubbles] secret makes replays reproducible. */
+static uint32_t trailer_nonce(const struct tr_control *c, const uint8_t peer[16], uint64_t epoch)
+{
+	uint8_t msg[25];
+
+	memcpy(msg, peer, 16);
+	memcpy(msg + 16, &epoch, 8);
+	msg[24] = 1;
+	return (uint32_t)tr_siphash24(c->bubble_key, msg, sizeof(msg));
+}
+
 static uint64_t nonce_epoch(const struct tr_control *c)
 {
 	return c->now / ((uint64_t)c->r->cfg.nonce_epoch_s * 1000);
@@ -267,7 +279,7 @@ static struct tr_pend *start_verify(struct tr_control *c, struct tr_peer_ref ref
 	p->pend = i;
 	p->bubbles = 0;
 	s->reverify = reverify;
-	s->nonce_sent = (uint32_t)rte_rand();
+	s->nonce_sent = trailer_nonce(c, p->addr, nonce_epoch(c));
 	if (tr_ms_since(now32(c), p->last_tx) >= (int32_t)c->r->cfg.bubble_interval_ms)
 		send_bubble(c, s, p);
 	tr_pend_arm(&c->pend, i, c->now + c->r->cfg.bubble_interval_ms);
@@ -674,9 +686,13 @@ struct tr_control *tr_control_create(struct tr_relay *r)
 		tr_control_free(c);
 		return NULL;
 	}
-	for (unsigned i = 0; i < sizeof(c->bubble_key); i += 8) {
-		uint64_t v = rte_rand();
-		memcpy(c->bubble_key + i, &v, 8);
+	if (r->cfg.bubble_secret_set) {
+		memcpy(c->bubble_key, r->cfg.bubble_secret, sizeof(c->bubble_key));
+	} else {
+		for (unsigned i = 0; i < sizeof(c->bubble_key); i += 8) {
+			uint64_t v = rte_rand();
+			memcpy(c->bubble_key + i, &v, 8);
+		}
 	}
 	c->now = tr_clock_ms(&r->clock);
 	return c;

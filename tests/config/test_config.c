@@ -185,6 +185,7 @@ static const char full_file[] =
 	"server_rate = 50\n"
 	"nonce_trailer = off\n"
 	"nonce_epoch = 60\n"
+	"secret = 000102030405060708090a0b0c0d0eFF\n"
 	"[icmp6]\n"
 	"rate = 7\n"
 	"burst = 3\n"
@@ -246,6 +247,9 @@ test_full_file(void **state)
 	assert_int_equal(c->bubble_server_rate, 50);
 	assert_false(c->nonce_trailer);
 	assert_int_equal(c->nonce_epoch_s, 60);
+	assert_true(c->bubble_secret_set);
+	assert_memory_equal(c->bubble_secret,
+			    ((const uint8_t[16]){ 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xff }), 16);
 	assert_int_equal(c->icmp6_rate, 7);
 	assert_int_equal(c->icmp6_burst, 3);
 	assert_int_equal(c->ring_size, 64);
@@ -306,6 +310,7 @@ test_defaults(void **state)
 	assert_int_equal(l.c.bubble_server_rate, 1000);
 	assert_true(l.c.nonce_trailer);
 	assert_int_equal(l.c.nonce_epoch_s, 30);
+	assert_false(l.c.bubble_secret_set);
 	assert_int_equal(l.c.icmp6_rate, 100);
 	assert_int_equal(l.c.icmp6_burst, 10);
 	assert_int_equal(l.c.ring_size, 4096);
@@ -409,8 +414,11 @@ static const struct bad bad_values[] = {
 	{ "bubbles", "rate", "0", "must be between 1 and 10000000" },
 	{ "bubbles", "server_rate", "10000001", "must be between 1 and 10000000" },
 	{ "bubbles", "nonce_trailer", "sometimes", "must be true/false, yes/no, on/off or 1/0" },
-	{ "bubbles", "nonce_epoch", "4", "must be between 5 and 3600" },
-	{ "bubbles", "nonce_epoch", "3601", "must be between 5 and 3600" },
+	{ "bubbles", "nonce_epoch", "0", "must be between 1 and 3600" },
+	{ "bubbles", "nonce_epoch", "3601", "must be between 1 and 3600" },
+	{ "bubbles", "secret", "0011", "must be exactly 32 hexadecimal digits" },
+	{ "bubbles", "secret", "000102030405060708090a0b0c0d0e0f00", "must be exactly 32 hexadecimal digits" },
+	{ "bubbles", "secret", "0g0102030405060708090a0b0c0d0e0f", "must be exactly 32 hexadecimal digits" },
 	{ "icmp6", "rate", "0", "must be between 1 and 1000000" },
 	{ "icmp6", "burst", "0", "must be between 1 and 10000" },
 	{ "control", "ring", "4095", "must be a power of two between 64 and 1048576" },
@@ -484,7 +492,7 @@ test_bad_values(void **state)
 	}
 	free(dump);
 	assert_int_equal(covered, total);
-	assert_int_equal(total, 40);
+	assert_int_equal(total, 41);
 }
 
 static void

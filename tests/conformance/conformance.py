@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import socket
+import re
 import struct
 import subprocess
 import sys
@@ -375,6 +376,8 @@ def run_relay(frames, ini=None, lcores=None, label="run"):
             print("   out[%d] %s" % (i, describe(fr)))
     r = Result(out, stats, d, len(frames))
     r.span = frames[-1][0] - frames[0][0] if frames else 0.0
+    m = re.search(r"^nonce_epoch\s*=\s*(\d+)", ini or "", re.M)
+    r.nonce_epoch = int(m.group(1)) if m else NONCE_EPOCH_S
     _dirs.append(d)
     generic_checks(r)
     return r
@@ -399,7 +402,7 @@ def generic_checks(res):
                 by_peer[bytes(pl[24:40])].append(bytes(pl[8:24]))
                 forms.add(len(pl))
     check(len(forms) <= 1, "bubbles of one run differ in form (UDP payload lengths %s)" % sorted(forms))
-    allowed = 1 + int(-(-res.span // NONCE_EPOCH_S))
+    allowed = 1 + int(-(-res.span // res.nonce_epoch))
     for peer, srcs in by_peer.items():
         distinct = sorted(set(ip6s(x) for x in srcs))
         check(len(distinct) <= allowed,
@@ -595,7 +598,7 @@ COUNTERS = ["rx_packets", "tx_packets", "fwd_native", "fwd_teredo", "consumed", 
             "encapsulated", "decapsulated", "bubbles_sent", "bubbles_received", "peers_created",
             "peers_trusted", "peers_unverified_removed", "peers_expired", "peers_evicted",
             "peers_current", "peers_pending", "queued", "flushed", "icmp6_sent",
-            "icmp6_ratelimited", "arp_replies", "nd_adverts", "origin_ignored"]
+            "icmp6_ratelimited", "arp_replies", "nd_adverts", "origin_ignored", "nonce_accepted"]
 
 
 def load_drop_names():
@@ -1545,8 +1548,164 @@ def self_check():
     check(len(f_tick()) == 60, "harness: tick frame")
 
 
+# ------------------------------------------------------------------ symmetric NAT (T33-T36)
+#
+# The relay's bubble nonces (source interface id, RFC 6081 Nonce trailer) are keyed hashes of a
+# secret; [bubbles] secret pins it, so the bubble of a run is the same as the bubble of a run over
+# any prefix of its capture. Each case first replays the prefix up to the first bubble to learn the
+# nonces, then replays the whole capture with the client's answer built from them.
+
+SECRET = "000102030405060708090a0b0c0d0e0f"
+NAT_PORT = 5000                   # the symmetric NAT's new mapping for A toward the relay
+
+
+def sym_ini(trailer=True, epoch=30):
+    return fixture_ini(extra="\n[bubbles]\nsecret = %s\nnonce_trailer = %s\nnonce_epoch = %d\n"
+                       % (SECRET, "true" if trailer else "false", epoch))
+
+
+def learn_bubble(prefix, ini, label):
+    """Run the capture prefix; return (bubble source bytes, trailer nonce bytes or None)."""
+    res = run_relay(prefix, ini=ini, label=label + "-learn")
+    bubbles = [f for f in res.frames if is_bubble_frame(f)]
+    check(bubbles, "%s: the prefix produced no bubble:\n%s" % (label, frames_summary(res.frames)))
+    src = check_bubble(bubbles[0], A, what="%s: learned bubble" % label)
+    pl = split_v4(bubbles[0], "learned bubble")[1]
+    return src, (pl[42:46] if len(pl) == 46 else None)
+
+
+def sym_bubble(dst_src16, trailer=None, sport=NAT_PORT):
+    """Direct bubble from A's new NAT mapping 192.0.2.1:sport: src A, dst = the given address
+    (the relay's bubble source when answering Miredo-style), optional Nonce trailer echoed."""
+    payload = ip6_bubble(A, ip6s(dst_src16))
+    if trailer is not None:
+        payload += b"\x01\x04" + trailer
+    return f_teredo(A_V4, sport, payload)
+
+
+def _sym_prelude(cap):
+    cap.add(0.0, f_native(P0))
+
+
+def _t33_run(use_iid, label):
+    ini = sym_ini(trailer=not use_iid)
+    pre = Cap()
+    _sym_prelude(pre)
+    src, nonce = learn_bubble(pre.frames, ini, label)
+    cap = Cap()
+    _sym_prelude(cap)
+    if use_iid:
+        cap.add(0.5, sym_bubble(src))                                  # Miredo style: dst = our source
+    else:
+        check(nonce is not None, "%s: no Nonce trailer on the bubble" % label)
+        cap.add(0.5, sym_bubble(ip6b("fe80::1"), trailer=nonce))       # RFC 6081: trailer echoed
+    later = ip6_udp(H, A, b"after trust")
+    cap.add(1.0, f_native(later))
+    res = run_relay(cap.frames, ini=ini, label=label)
+    expect_count(res, 3, "bubble, flushed packet, later packet")
+    check_bubble(res.frames[0], A)
+    check_encap(res.frames[1], dec_hop(P0), dport=NAT_PORT, what="flushed to the observed mapping")
+    check_encap(res.frames[2], dec_hop(later), dport=NAT_PORT, what="later packet to the observed mapping")
+    check_stats(res, Exp().native_queued_then_flushed(1).native_encap(1).direct_bubble()
+                .add(bubbles_sent=1, peers_created=1, peers_trusted=1, peers_current=1,
+                     nonce_accepted=1))
+
+
+def case_T33():
+    """Symmetric NAT (RFC 6081 §5.2.4.4): after T04, a direct bubble from 192.0.2.1:5000 that
+    proves the nonce - (a) Miredo style, destination = the relay's bubble source; (b) RFC 6081
+    Nonce trailer echoed - is accepted: mapping := :5000, queue flushed there, later H->A too."""
+    _t33_run(True, "T33-iid")
+    _t33_run(False, "T33-trailer")
+
+
+def case_T34():
+    """As T33 but with a wrong nonce (a flipped bit in the destination interface id; a wrong
+    trailer value): dropped rx_bad_nonce, the entry stays PENDING, nothing is sent to :5000."""
+    for label, use_iid in (("T34-iid", True), ("T34-trailer", False)):
+        ini = sym_ini(trailer=not use_iid)
+        pre = Cap()
+        _sym_prelude(pre)
+        src, nonce = learn_bubble(pre.frames, ini, label)
+        cap = Cap()
+        _sym_prelude(cap)
+        if use_iid:
+            bad = bytearray(src)
+            bad[15] ^= 0x01
+            cap.add(0.5, sym_bubble(bytes(bad)))
+        else:
+            bad = bytes([nonce[0] ^ 0x80]) + nonce[1:]
+            cap.add(0.5, sym_bubble(ip6b("fe80::1"), trailer=bad))
+        res = run_relay(cap.frames, ini=ini, label=label)
+        expect_count(res, 1, "the first bubble only")
+        check_bubble(res.frames[0], A)
+        check_stats(res, Exp().native_queued(1).drop("rx_bad_nonce")
+                    .add(bubbles_sent=1, peers_created=1, peers_current=1, peers_pending=1))
+
+
+def case_T35():
+    """Mismatched bubbles that must not re-map: (a) a nonce from an expired epoch
+    ([bubbles] nonce_epoch = 2, no trailer; reply at t=7 names the t=0 bubble source: two epochs
+    old) -> rx_bad_nonce, still PENDING; (b) A already TRUSTED at :4096: a valid-nonce bubble from
+    :5000 -> rx_mapping_mismatch, later H->A still goes to :4096."""
+    ini = sym_ini(trailer=False, epoch=2)
+    pre = Cap()
+    _sym_prelude(pre)
+    src, _ = learn_bubble(pre.frames, ini, "T35-stale")
+    cap = Cap()
+    _sym_prelude(cap)
+    nt = cap.ticks(1.0, 6.0, 1.0)
+    cap.add(7.0, sym_bubble(src))
+    res = run_relay(cap.frames, ini=ini, label="T35-stale")
+    expect_count(res, 4, "bubbles at 0, 2, 4, 6 s")
+    srcs = set(check_bubble(f, A, what="bubble") for f in res.frames)
+    check(len(srcs) > 1, "T35: bubble sources did not rotate with the 2 s epoch")
+    check_stats(res, Exp().ticks(nt).native_queued(1).drop("rx_bad_nonce")
+                .add(bubbles_sent=4, peers_created=1, peers_current=1, peers_pending=1))
+
+    ini = sym_ini(trailer=True)
+    pre = Cap()
+    _sym_prelude(pre)
+    src, nonce = learn_bubble(pre.frames, ini, "T35-trusted")
+    cap = Cap()
+    trust_a(cap)
+    cap.add(1.0, sym_bubble(src, trailer=nonce))
+    later = ip6_udp(H, A, b"still 4096")
+    cap.add(1.5, f_native(later))
+    res = run_relay(cap.frames, ini=ini, label="T35-trusted")
+    expect_count(res, 3)
+    check_trust_outputs(res)
+    check_encap(res.frames[2], dec_hop(later), dport=A_PORT, what="mapping unchanged")
+    check_stats(res, Exp().trust_prelude().native_encap(1).drop("rx_mapping_mismatch"))
+
+
+def case_T36():
+    """Trusted A learned at :5000 (T33); non-bubble data from :4096 (the embedded mapping) is
+    accepted and re-validates: mapping := :4096 (RFC 4380 §5.4.2), later H->A goes to :4096."""
+    ini = sym_ini(trailer=True)
+    pre = Cap()
+    _sym_prelude(pre)
+    src, nonce = learn_bubble(pre.frames, ini, "T36")
+    cap = Cap()
+    _sym_prelude(cap)
+    cap.add(0.5, sym_bubble(src, trailer=nonce))
+    data = ip6_udp(A, H, b"from the embedded mapping")
+    cap.add(1.0, data_from_a(data))
+    later = ip6_udp(H, A, b"back to 4096")
+    cap.add(1.5, f_native(later))
+    res = run_relay(cap.frames, ini=ini, label="T36")
+    expect_count(res, 4, "bubble, flush to :5000, decapsulated data, later packet to :4096")
+    check_bubble(res.frames[0], A)
+    check_encap(res.frames[1], dec_hop(P0), dport=NAT_PORT, what="flushed to :5000")
+    check_native(res.frames[2], dec_hop(data), what="data from the embedded mapping")
+    check_encap(res.frames[3], dec_hop(later), dport=A_PORT, what="later packet to :4096")
+    check_stats(res, Exp().native_queued_then_flushed(1).native_encap(1).direct_bubble()
+                .teredo_decap(1).add(bubbles_sent=1, peers_created=1, peers_trusted=1,
+                                     peers_current=1, nonce_accepted=1))
+
+
 CASES = collections.OrderedDict()
-for _n in ["T%02d" % i for i in list(range(1, 33)) + list(range(37, 45))] + ["multiworker_same_set"]:
+for _n in ["T%02d" % i for i in range(1, 45)] + ["multiworker_same_set"]:
     CASES[_n] = globals()["case_" + _n]
 
 
