@@ -601,8 +601,12 @@ class Suite:
                              f'{s["peers_trusted"]}, queued {s["queued"]}, flushed {s["flushed"]}, drops {drops}, '
                              f'accounting_ok {s["accounting_ok"]}')
         check(s['accounting_ok'] is True, 'terelay stats JSON: accounting_ok is false')
-        check(s['peers_trusted'] >= 2, f'terelay stats JSON: peers_trusted {s["peers_trusted"]} < 2 clients')
-        check(s['bubbles_sent'] >= 1 and s['flushed'] >= 1, 'terelay stats JSON: no bubble sent / nothing flushed')
+        ran = {n for n, r, _, _ in self.results if r == 'PASS'}
+        if 'two_clients' in ran:      # both clients went through terelay before the restart
+            check(s['peers_trusted'] >= 2, f'terelay stats JSON: peers_trusted {s["peers_trusted"]} < 2 clients')
+        if ran & {'ping', 'native_first'}:
+            check(s['bubbles_sent'] >= 1 and s['flushed'] >= 1,
+                  'terelay stats JSON: no bubble sent / nothing flushed')
 
     CASES = [('qualify', case_qualify), ('ping', case_ping_client_first),
              ('native_first', case_native_first), ('tcp', case_tcp_bulk), ('udp', case_udp),
