@@ -6,6 +6,8 @@
  * timers: bubble retries and give-up (RFC 4380 §5.4.1), idle expiry, and
  * next-hop resolution.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <rte_ethdev.h>
@@ -645,6 +647,44 @@ static void sweep(struct tr_control *c, uint32_t budget)
 	}
 }
 
+/* A worker that stops polling (stuck, starved of its CPU) shows as a
+ * heartbeat that no longer moves: reported once in the log and in
+ * telemetry (stalled), and again when it comes back. Normal mode only:
+ * replay workers idle legitimately between groups. */
+static void watchdog(struct tr_control *c)
+{
+	struct tr_relay *r = c->r;
+
+	if (r->replay || c->now - c->last_watchdog_ms < TR_WATCHDOG_PERIOD_MS)
+		return;
+	c->last_watchdog_ms = c->now;
+	for (unsigned w = 0; w < r->n_workers; w++) {
+		struct tr_lcore *lc = &r->lc[r->worker_lcore[w]];
+		uint64_t hb = __atomic_load_n(&lc->heartbeat, __ATOMIC_RELAXED);
+
+		if (hb != lc->hb_seen) {
+			if (lc->stalled)
+				fprintf(stderr, "terelay: worker lcore %u polling again\n", lc->lcore_id);
+			lc->hb_seen = hb;
+			lc->hb_seen_ms = c->now;
+			__atomic_store_n(&lc->stalled, false, __ATOMIC_RELAXED);
+		} else if (!lc->stalled && c->now - lc->hb_seen_ms >= TR_WORKER_STALL_MS) {
+			fprintf(stderr, "terelay: worker lcore %u stalled: no poll for %" PRIu64 " ms\n",
+				lc->lcore_id, c->now - lc->hb_seen_ms);
+			__atomic_store_n(&lc->stalled, true, __ATOMIC_RELAXED);
+		}
+	}
+}
+
+unsigned tr_control_stalled_workers(const struct tr_control *c)
+{
+	unsigned n = 0;
+
+	for (unsigned w = 0; w < c->r->n_workers; w++)
+		n += __atomic_load_n(&c->r->lc[c->r->worker_lcore[w]].stalled, __ATOMIC_RELAXED);
+	return n;
+}
+
 void tr_control_tick(struct tr_control *c, bool full_sweep)
 {
 	uint32_t i;
@@ -661,6 +701,7 @@ void tr_control_tick(struct tr_control *c, bool full_sweep)
 		c->last_sweep_ms = c->now;
 	}
 	tr_neigh_tick(c);
+	watchdog(c);
 }
 
 /* --------------------------------------------------------- life cycle */

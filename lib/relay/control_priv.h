@@ -16,6 +16,8 @@
 #include "relay.h"
 
 #define TR_SERVER_BUCKETS 4096
+#define TR_WATCHDOG_PERIOD_MS 100
+#define TR_WORKER_STALL_MS 500    /* a worker polls every few us; 500 ms silent is stuck */
 #define TR_REASM_BUCKETS 1024
 #define TR_REASM_BUCKET_ENTRIES 8
 #define TR_REASM_MAX_FLOWS 4096
@@ -55,6 +57,7 @@ struct tr_control {
 	struct rte_ip_frag_tbl *frag_tbl;
 	struct rte_ip_frag_death_row death_row;
 	uint32_t reasm_held;
+	uint64_t last_watchdog_ms;
 	uint64_t neigh4_probe_ms, neigh6_probe_ms;
 	struct { uint32_t ip; uint64_t ms; } arp_probe[TR_ARP_PROBE_SLOTS];
 	uint64_t gw4_learned_ms, gw6_learned_ms;

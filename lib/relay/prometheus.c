@@ -134,6 +134,9 @@ void tr_prom_write(const struct tr_relay *r, FILE *out)
 	fprintf(out, "terelay_queued_packets %" PRIu64 "\n", s.queued_now);
 	family(out, "terelay_in_flight_packets", "gauge", "packets in rings between lcores");
 	fprintf(out, "terelay_in_flight_packets %" PRIu64 "\n", s.in_flight);
+	family(out, "terelay_workers_stalled", "gauge",
+	       "worker lcores whose heartbeat has not moved for 500 ms");
+	fprintf(out, "terelay_workers_stalled %" PRIu64 "\n", s.workers_stalled);
 	family(out, "terelay_accounting_ok", "gauge",
 	       "1 when received = forwarded + consumed + dropped + queued + in flight");
 	fprintf(out, "terelay_accounting_ok %d\n", s.accounting_ok ? 1 : 0);

@@ -56,6 +56,10 @@ struct tr_lcore {
 	uint64_t heartbeat;             /* incremented every loop, read by control */
 	uint64_t last_flush_tsc;
 	uint32_t want_arp;              /* worker -> control: an unresolved IPv4 next hop */
+	/* Written by control only: the worker's liveness as control sees it. */
+	bool stalled;
+	uint64_t hb_seen;
+	uint64_t hb_seen_ms;
 } __rte_cache_aligned;
 
 struct tr_control;
@@ -147,5 +151,7 @@ struct tr_lcore *tr_control_lcore(struct tr_control *c);
 uint32_t tr_control_pending_count(const struct tr_control *c);
 uint32_t tr_control_queued_count(const struct tr_control *c);
 uint32_t tr_control_reasm_held(const struct tr_control *c);
+/* Workers whose heartbeat has not moved for TR_WORKER_STALL_MS. */
+unsigned tr_control_stalled_workers(const struct tr_control *c);
 
 #endif /* TERELAY_RELAY_H */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <inttypes.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "report.h"
 
@@ -14,6 +15,9 @@ void tr_snapshot_take(const struct tr_relay *r, struct tr_snapshot *s)
 	s->peers_pending = r->ctrl ? tr_control_pending_count(r->ctrl) : 0;
 	s->queued_now = r->ctrl ? tr_control_queued_count(r->ctrl) : 0;
 	s->reasm_held = r->ctrl ? tr_control_reasm_held(r->ctrl) : 0;
+	s->workers_stalled = r->ctrl ? tr_control_stalled_workers(r->ctrl) : 0;
+	struct rusage ru;
+	s->rss_peak_kb = getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_maxrss : 0;
 	s->in_flight = r->to_ctrl ? rte_ring_count(r->to_ctrl) : 0;
 	for (unsigned i = 0; i < RTE_MAX_LCORE; i++)
 		if (r->lc[i].rx_ring != NULL)
@@ -79,6 +83,8 @@ int tr_report_json(const struct tr_snapshot *s, const char *path)
 	fprintf(f, "  \"peers_pending\": %" PRIu64 ",\n", s->peers_pending);
 	fprintf(f, "  \"queued_now\": %" PRIu64 ",\n", s->queued_now);
 	fprintf(f, "  \"reasm_held\": %" PRIu64 ",\n", s->reasm_held);
+	fprintf(f, "  \"workers_stalled\": %" PRIu64 ",\n", s->workers_stalled);
+	fprintf(f, "  \"rss_peak_kb\": %" PRIu64 ",\n", s->rss_peak_kb);
 	fprintf(f, "  \"drops_total\": %" PRIu64 ",\n", tr_counters_drops_total(c));
 	fprintf(f, "  \"drops\": {\n");
 	for (unsigned d = 1; d < TR_DROP_MAX; d++)

@@ -19,6 +19,8 @@ struct tr_snapshot {
 	uint64_t queued_now;
 	uint64_t reasm_held;     /* IPv4 fragments waiting for the rest */
 	uint64_t in_flight;      /* in rings between lcores */
+	uint64_t workers_stalled;
+	uint64_t rss_peak_kb;    /* resident memory high-water mark of the process */
 	bool accounting_ok;
 };
 

@@ -75,6 +75,8 @@ static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "peers_pending", s.peers_pending);
 	rte_tel_data_add_dict_u64(d, "queued_now", s.queued_now);
 	rte_tel_data_add_dict_u64(d, "in_flight", s.in_flight);
+	rte_tel_data_add_dict_u64(d, "reasm_held", s.reasm_held);
+	rte_tel_data_add_dict_u64(d, "workers_stalled", s.workers_stalled);
 	rte_tel_data_add_dict_u64(d, "accounting_ok", s.accounting_ok ? 1 : 0);
 	return 0;
 }
@@ -143,6 +145,8 @@ static int cmd_lcores(const char *cmd, const char *params, struct rte_tel_data *
 		/* Workers bump heartbeat every loop; control's loop count is its polls. */
 		rte_tel_data_add_dict_u64(e, "heartbeat",
 					  worker ? __atomic_load_n(&lc->heartbeat, __ATOMIC_RELAXED) : pb + pi);
+		/* Control's watchdog: the heartbeat has not moved for 500 ms. */
+		rte_tel_data_add_dict_u64(e, "stalled", __atomic_load_n(&lc->stalled, __ATOMIC_RELAXED));
 		rte_tel_data_add_dict_u64(e, "rx_packets", lc->cnt.rx_packets);
 		rte_tel_data_add_dict_u64(e, "tx_packets", lc->cnt.tx_packets);
 		rte_tel_data_add_dict_u64(e, "rx_bytes", lc->cnt.rx_bytes);
