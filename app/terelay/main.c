@@ -23,8 +23,10 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
+#include "check.h"
 #include "config.h"
 #include "port.h"
+#include "profile.h"
 #include "prometheus.h"
 #include "relay.h"
 #include "replay.h"
@@ -42,6 +44,7 @@ struct options {
 };
 
 static struct tr_relay *the_relay;
+static struct tr_profile the_profile;   /* [ports] profile, or the built-in defaults */
 
 static void usage(FILE *out, const char *prog)
 {
@@ -169,7 +172,7 @@ static int setup_lcores(struct tr_relay *r)
 		lc->rxq = (uint16_t)w;
 		if (r->replay) {
 			snprintf(name, sizeof(name), "tr_rx_%u", w);
-			lc->rx_ring = rte_ring_create(name, 1024, (int)rte_socket_id(),
+			lc->rx_ring = rte_ring_create(name, 1024, (int)rte_lcore_to_socket_id(r->worker_lcore[w]),
 						      RING_F_SP_ENQ | RING_F_SC_DEQ);
 			if (lc->rx_ring == NULL)
 				return -1;
@@ -211,8 +214,11 @@ static int setup(struct tr_relay *r, const struct options *o)
 			return -1;
 		}
 	}
+	/* What the workers touch lives on their port's socket; control's on the main lcore's. */
+	int wsock = tr_port_socket(r->port_teredo);
+
 	r->pool = rte_pktmbuf_pool_create("tr_mbufs", r->cfg.mbufs, 256, 0,
-					  RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+					  RTE_MBUF_DEFAULT_BUF_SIZE, wsock);
 	r->to_ctrl = rte_ring_create("tr_to_ctrl", r->cfg.ring_size, socket, RING_F_SC_DEQ);
 	if (r->replay)
 		r->replay_tx = rte_ring_create("tr_replay_tx", 16384, socket, RING_F_SC_DEQ);
@@ -222,10 +228,11 @@ static int setup(struct tr_relay *r, const struct options *o)
 	}
 	if (setup_lcores(r) != 0)
 		return -1;
+	tr_numa_check_workers(r->worker_lcore, r->n_workers, r->port_teredo, r->port_native, NULL);
 	if (r->n_workers > 0) {
 		size_t sz = rte_rcu_qsbr_get_memsize(r->n_workers);
 
-		r->qsbr = rte_zmalloc("tr_qsbr", sz, RTE_CACHE_LINE_SIZE);
+		r->qsbr = rte_zmalloc_socket("tr_qsbr", sz, RTE_CACHE_LINE_SIZE, wsock);
 		if (r->qsbr == NULL || rte_rcu_qsbr_init(r->qsbr, r->n_workers) != 0)
 			return -1;
 	}
@@ -235,7 +242,7 @@ static int setup(struct tr_relay *r, const struct options *o)
 			.name = "tr_neigh4",
 			.entries = 4096,
 			.key_len = sizeof(uint32_t),
-			.socket_id = socket,
+			.socket_id = wsock,
 			.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
 		};
 		r->neigh4 = rte_hash_create(&hp);
@@ -244,7 +251,7 @@ static int setup(struct tr_relay *r, const struct options *o)
 			return -1;
 		}
 	}
-	r->peers = tr_peer_table_create("tr_peers", r->cfg.peers_max, r->cfg.shards, socket, r->qsbr);
+	r->peers = tr_peer_table_create("tr_peers", r->cfg.peers_max, r->cfg.shards, wsock, r->qsbr);
 	if (r->peers == NULL) {
 		fprintf(stderr, "terelay: cannot allocate the peer table (%u peers): %s\n",
 			r->cfg.peers_max, rte_strerror(rte_errno));
@@ -356,6 +363,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return EXIT_CONFIG;
 	}
+	if (tr_profile_find_load(r->cfg.profile, o.config, &the_profile, err) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_CONFIG;
+	}
+	tr_port_set_context(&the_profile, &r->cfg);
 	if (o.replay_in != NULL && !r->cfg.summary_interval_set)
 		r->cfg.summary_interval_s = 0;   /* off in replay unless asked */
 
@@ -382,10 +394,11 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	if (o.check_config) {
-		tr_config_print(&r->cfg, stdout);
+		int crc = tr_check_config(&r->cfg, o.config, &the_profile, stdout);
+
 		rte_eal_cleanup();
 		free(eal_argv);
-		return 0;
+		return crc;
 	}
 
 	the_relay = r;

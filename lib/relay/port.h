@@ -2,21 +2,80 @@
 #ifndef TERELAY_PORT_H
 #define TERELAY_PORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <rte_ether.h>
 #include <rte_mempool.h>
 
+#include "config.h"
+#include "profile.h"
+
 /* Resolve a port given as an index ("0") or an ethdev name. -1 if none. */
 int tr_port_resolve(const char *spec, uint16_t *port);
 
+/* What one port should become. */
+struct tr_port_req {
+	uint16_t n_rxq;                /* one per worker (RSS over them when > 1) */
+	uint16_t n_txq;                /* one per worker + one for control */
+	uint16_t rx_desc, tx_desc;     /* from the relay config (a profile may replace them) */
+	int ctrl_rxq;                  /* rx queue the control lcore polls, -1 = none */
+	bool teredo_side, native_side; /* which rules apply to this port */
+	uint32_t relay_ipv4;           /* host order, for the flow rules */
+	uint16_t relay_port;
+	uint8_t relay_ipv6[16];
+	const struct tr_profile *prof; /* NULL = built-in defaults */
+	bool dry_run;                  /* --check-config: validate flows, do not create them */
+};
+
+/* What it became (for --check-config). */
+struct tr_port_result {
+	char driver[64];
+	int socket;
+	uint16_t max_rxq, max_txq;
+	uint16_t rx_desc, tx_desc;
+	uint64_t rss_hf, rss_hf_wanted;
+	uint64_t rx_offloads, tx_offloads;
+	unsigned ptypes_missing;       /* ARP, IPv4, IPv6, UDP the PMD does not report */
+	unsigned flows_ok, flows_wanted;
+	unsigned fallbacks;            /* log lines written about things it cannot do */
+};
+
+/*
+ * Configure and start a port as req asks, applying the profile: every
+ * requested thing the device cannot do is one "terelay: port N (driver): ..."
+ * line on log (stderr when NULL) and a fallback, never an error — except
+ * too few queues. Returns 0, or -1 with err filled.
+ */
+int tr_port_setup(uint16_t port, const struct tr_port_req *req, struct rte_mempool *pool,
+		  struct rte_ether_addr *mac, struct tr_port_result *res, FILE *log,
+		  char *err, size_t errlen);
+
+/*
+ * The relay's profile and identity, set once after the configuration is
+ * loaded; tr_port_start uses them (NULL profile = built-in defaults).
+ */
+void tr_port_set_context(const struct tr_profile *prof, const struct tr_config *cfg);
+
 /*
  * Configure and start one port with n_rxq rx queues (RSS over them when
- * more than one) and n_txq tx queues. Returns 0, or -1 with err filled.
+ * more than one) and n_txq tx queues, with the context's profile. Returns 0,
+ * or -1 with err filled.
  */
 int tr_port_start(uint16_t port, uint16_t n_rxq, uint16_t n_txq, uint16_t rx_desc,
 		  uint16_t tx_desc, struct rte_mempool *pool, struct rte_ether_addr *mac,
 		  char *err, size_t errlen);
 void tr_port_stop(uint16_t port);
+
+/* NUMA socket of a port; a port without one (vdevs) gets the caller's. */
+int tr_port_socket(uint16_t port);
+
+/*
+ * Warn (one line each, to log or stderr) about every worker lcore on another
+ * socket than a port it polls. Returns the number of such workers.
+ */
+unsigned tr_numa_check_workers(const unsigned *lcores, unsigned n, uint16_t port_teredo,
+			       uint16_t port_native, FILE *log);
 
 #endif /* TERELAY_PORT_H */
