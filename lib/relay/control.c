@@ -158,32 +158,38 @@ static bool nonce_proven(const struct tr_control *c, const struct tr_pend *s,
 	return iid == bubble_iid(c, ip6 + 8, e) || (e > 0 && iid == bubble_iid(c, ip6 + 8, e - 1));
 }
 
-static bool send_bubble(struct tr_control *c, struct tr_pend *s, struct tr_peer *p)
+enum bubble_result {
+	BUBBLE_SENT,
+	BUBBLE_LIMITED,       /* rate limit or no mbuf: the regular retry tries again */
+	BUBBLE_NO_NEXTHOP,    /* ARP is on its way: try again as soon as it can answer */
+};
+
+static enum bubble_result send_bubble(struct tr_control *c, struct tr_pend *s, struct tr_peer *p)
 {
 	struct tr_relay *r = c->r;
 	struct tr_addr_info ai;
 
 	if (tr_addr_decode(p->addr, &ai) != 0)
-		return false;
+		return BUBBLE_LIMITED;
 	/* Never a packet cannon against Teredo servers (notes §4). */
 	struct tr_bucket *sb = &c->server_bucket[rte_jhash_1word(ai.server, 0) & (TR_SERVER_BUCKETS - 1)];
 	if (!tr_bucket_peek(&c->bubble_bucket, c->now, r->cfg.bubble_rate, r->cfg.bubble_rate) ||
 	    !tr_bucket_take(sb, c->now, r->cfg.bubble_server_rate, r->cfg.bubble_server_rate)) {
 		TR_INC(&c->lc->cnt, bubbles_ratelimited);
-		return false;
+		return BUBBLE_LIMITED;
 	}
 	uint64_t mac = tr_nh4_resolve(c, ai.server);
 	if (mac == 0) {
 		/* Not sent; the retry timer tries again once ARP has answered. */
 		TR_INC(&c->lc->cnt, nexthop_misses);
-		return false;
+		return BUBBLE_NO_NEXTHOP;
 	}
 	tr_bucket_take(&c->bubble_bucket, c->now, r->cfg.bubble_rate, r->cfg.bubble_rate);
 
 	const uint16_t trailer = r->cfg.nonce_trailer ? 6 : 0;
 	struct rte_mbuf *m = new_frame(c, (uint16_t)(TR_ETH_HLEN + TR_ENCAP_HLEN + TR_IPV6_HLEN + trailer));
 	if (m == NULL)
-		return false;
+		return BUBBLE_LIMITED;
 	uint8_t src[16] = { 0xfe, 0x80 };
 	uint64_t iid = bubble_iid(c, p->addr, nonce_epoch(c));
 
@@ -198,7 +204,7 @@ static bool send_bubble(struct tr_control *c, struct tr_pend *s, struct tr_peer 
 	if (tr_encap_mbuf(c->lc, m, off, (uint16_t)(TR_IPV6_HLEN + trailer), ai.server,
 			  TR_SERVER_PORT, mac) != 0) {
 		rte_pktmbuf_free(m);
-		return false;
+		return BUBBLE_LIMITED;
 	}
 	tr_tx(c->lc, c->lc->tx_teredo, m);
 	/* §5.2.6: update the last transmission time, count the bubble. */
@@ -207,7 +213,19 @@ static bool send_bubble(struct tr_control *c, struct tr_pend *s, struct tr_peer 
 		s->first_bubble_ms = c->now;
 	p->bubbles++;
 	TR_INC(&c->lc->cnt, bubbles_sent);
-	return true;
+	return BUBBLE_SENT;
+}
+
+/* Bubble now and arm the next attempt: the regular interval, or soon when
+ * only the server's MAC address was missing (an ARP reply is due), so the
+ * first contact does not wait a whole interval. */
+static void bubble_and_arm(struct tr_control *c, uint32_t i, struct tr_pend *s, struct tr_peer *p)
+{
+	uint64_t next = c->r->cfg.bubble_interval_ms;
+
+	if (send_bubble(c, s, p) == BUBBLE_NO_NEXTHOP)
+		next = TR_NEXTHOP_RETRY_MS;
+	tr_pend_arm(&c->pend, i, c->now + next);
 }
 
 /* ------------------------------------------------------- peer life cycle */
@@ -261,8 +279,7 @@ static void pending_timer(struct tr_control *c, uint32_t i)
 		tr_pend_arm(&c->pend, i, c->now + (uint64_t)(cfg->bubble_interval_ms - since));
 		return;
 	}
-	send_bubble(c, s, p);
-	tr_pend_arm(&c->pend, i, c->now + cfg->bubble_interval_ms);
+	bubble_and_arm(c, i, s, p);
 }
 
 /* Start (or continue) verification of peer p: give it a slot, bubble now if
@@ -283,8 +300,9 @@ static struct tr_pend *start_verify(struct tr_control *c, struct tr_peer_ref ref
 	s->reverify = reverify;
 	s->nonce_sent = trailer_nonce(c, p->addr, nonce_epoch(c));
 	if (tr_ms_since(now32(c), p->last_tx) >= (int32_t)c->r->cfg.bubble_interval_ms)
-		send_bubble(c, s, p);
-	tr_pend_arm(&c->pend, i, c->now + c->r->cfg.bubble_interval_ms);
+		bubble_and_arm(c, i, s, p);
+	else
+		tr_pend_arm(&c->pend, i, c->now + c->r->cfg.bubble_interval_ms);
 	return s;
 }
 

@@ -17,6 +17,7 @@
 
 #define TR_SERVER_BUCKETS 4096
 #define TR_WATCHDOG_PERIOD_MS 100
+#define TR_NEXTHOP_RETRY_MS 100   /* bubble retry while the server's MAC is being resolved */
 #define TR_WORKER_STALL_MS 500    /* a worker polls every few us; 500 ms silent is stuck */
 #define TR_REASM_BUCKETS 1024
 #define TR_REASM_BUCKET_ENTRIES 8

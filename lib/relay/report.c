@@ -3,6 +3,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include <rte_ethdev.h>
+
 #include "report.h"
 
 void tr_snapshot_take(const struct tr_relay *r, struct tr_snapshot *s)
@@ -16,6 +18,18 @@ void tr_snapshot_take(const struct tr_relay *r, struct tr_snapshot *s)
 	s->queued_now = r->ctrl ? tr_control_queued_count(r->ctrl) : 0;
 	s->reasm_held = r->ctrl ? tr_control_reasm_held(r->ctrl) : 0;
 	s->workers_stalled = r->ctrl ? tr_control_stalled_workers(r->ctrl) : 0;
+	s->nic_rx_missed = s->nic_rx_errors = s->nic_tx_errors = 0;
+	for (int k = 0; k < 2; k++) {
+		uint16_t port = k == 0 ? r->port_teredo : r->port_native;
+		struct rte_eth_stats es;
+
+		if ((k == 1 && port == r->port_teredo) || !rte_eth_dev_is_valid_port(port) ||
+		    rte_eth_stats_get(port, &es) != 0)
+			continue;
+		s->nic_rx_missed += es.imissed;
+		s->nic_rx_errors += es.ierrors + es.rx_nombuf;
+		s->nic_tx_errors += es.oerrors;
+	}
 	struct rusage ru;
 	s->rss_peak_kb = getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_maxrss : 0;
 	s->in_flight = r->to_ctrl ? rte_ring_count(r->to_ctrl) : 0;
@@ -47,6 +61,8 @@ void tr_report_summary(const struct tr_snapshot *s, FILE *out)
 	fprintf(out, "  queued                %" PRIu64 " (%" PRIu64 " still waiting)\n", c->queued, s->queued_now);
 	fprintf(out, "  answered              %" PRIu64 " ARP, %" PRIu64 " ND, %" PRIu64 " echo; %" PRIu64 " ICMPv6 errors sent (%" PRIu64 " rate-limited)\n",
 		c->arp_replies, c->nd_adverts, c->echo_replies, c->icmp6_sent, c->icmp6_ratelimited);
+	fprintf(out, "  lost in the devices   %" PRIu64 " rx missed, %" PRIu64 " rx errors, %" PRIu64 " tx errors\n",
+		s->nic_rx_missed, s->nic_rx_errors, s->nic_tx_errors);
 	fprintf(out, "  dropped               %" PRIu64 "\n", tr_counters_drops_total(c));
 	for (unsigned d = 1; d < TR_DROP_MAX; d++)
 		if (c->drops[d] != 0)
@@ -84,6 +100,9 @@ int tr_report_json(const struct tr_snapshot *s, const char *path)
 	fprintf(f, "  \"queued_now\": %" PRIu64 ",\n", s->queued_now);
 	fprintf(f, "  \"reasm_held\": %" PRIu64 ",\n", s->reasm_held);
 	fprintf(f, "  \"workers_stalled\": %" PRIu64 ",\n", s->workers_stalled);
+	fprintf(f, "  \"nic_rx_missed\": %" PRIu64 ",\n", s->nic_rx_missed);
+	fprintf(f, "  \"nic_rx_errors\": %" PRIu64 ",\n", s->nic_rx_errors);
+	fprintf(f, "  \"nic_tx_errors\": %" PRIu64 ",\n", s->nic_tx_errors);
 	fprintf(f, "  \"rss_peak_kb\": %" PRIu64 ",\n", s->rss_peak_kb);
 	fprintf(f, "  \"drops_total\": %" PRIu64 ",\n", tr_counters_drops_total(c));
 	fprintf(f, "  \"drops\": {\n");

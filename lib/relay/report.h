@@ -20,6 +20,10 @@ struct tr_snapshot {
 	uint64_t reasm_held;     /* IPv4 fragments waiting for the rest */
 	uint64_t in_flight;      /* in rings between lcores */
 	uint64_t workers_stalled;
+	/* Lost in the device before terelay saw them (not in rx_packets). */
+	uint64_t nic_rx_missed;      /* imissed: rx ring full */
+	uint64_t nic_rx_errors;      /* ierrors + rx_nombuf */
+	uint64_t nic_tx_errors;      /* oerrors */
 	uint64_t rss_peak_kb;    /* resident memory high-water mark of the process */
 	bool accounting_ok;
 };

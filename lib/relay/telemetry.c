@@ -77,6 +77,9 @@ static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "in_flight", s.in_flight);
 	rte_tel_data_add_dict_u64(d, "reasm_held", s.reasm_held);
 	rte_tel_data_add_dict_u64(d, "workers_stalled", s.workers_stalled);
+	rte_tel_data_add_dict_u64(d, "nic_rx_missed", s.nic_rx_missed);
+	rte_tel_data_add_dict_u64(d, "nic_rx_errors", s.nic_rx_errors);
+	rte_tel_data_add_dict_u64(d, "nic_tx_errors", s.nic_tx_errors);
 	rte_tel_data_add_dict_u64(d, "accounting_ok", s.accounting_ok ? 1 : 0);
 	return 0;
 }
