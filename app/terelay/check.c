@@ -144,6 +144,7 @@ int tr_check_config(const struct tr_config *cfg, const char *config_path,
 
 		req.teredo_side = ports[i] == pt;
 		req.native_side = ports[i] == pn;
+		req.n_rxq = tr_port_rx_queues(ports[i], (uint16_t)n, req.n_txq);
 		if (tr_port_setup(ports[i], &req, pool, &mac, &res, out, err, sizeof(err)) != 0) {
 			fprintf(stderr, "terelay: %s\n", err);
 			goto out;
@@ -158,10 +159,10 @@ int tr_check_config(const struct tr_config *cfg, const char *config_path,
 	if (pn != pt)
 		snprintf(also, sizeof(also), " and of port %u", pn);
 
-	fprintf(out, "would run: control on lcore %u; %u worker(s), worker i polls rx queue i of port %u%s; "
+	fprintf(out, "would run: control on lcore %u; %u worker(s), worker i polls rx queues i, i + %u, ... of port %u%s; "
 		"mbufs, peer table (%u entries, %u shards) and worker data on socket %d; "
 		"%u fallback(s), %u worker(s) off their port's socket\n",
-		rte_get_main_lcore(), n, pt, also, cfg->peers_max, cfg->shards,
+		rte_get_main_lcore(), n, n, pt, also, cfg->peers_max, cfg->shards,
 		socket, fallbacks, remote);
 	fprintf(out, "check-config: ok\n");
 	rc = 0;

@@ -268,15 +268,16 @@ static int setup(struct tr_relay *r, const struct options *o)
 		return -1;
 	}
 
-	uint16_t nq = r->replay ? 1 : (uint16_t)r->n_workers;
 	uint16_t ntx = r->replay ? 1 : (uint16_t)(r->n_workers + 1);
-	if (tr_port_start(r->port_teredo, nq, ntx, r->cfg.rx_desc, r->cfg.tx_desc, r->pool,
+	r->nrxq_teredo = r->replay ? 1 : tr_port_rx_queues(r->port_teredo, (uint16_t)r->n_workers, ntx);
+	r->nrxq_native = r->replay ? 1 : tr_port_rx_queues(r->port_native, (uint16_t)r->n_workers, ntx);
+	if (tr_port_start(r->port_teredo, r->nrxq_teredo, ntx, r->cfg.rx_desc, r->cfg.tx_desc, r->pool,
 			  &r->mac_teredo, err, sizeof(err)) != 0) {
 		fprintf(stderr, "terelay: %s\n", err);
 		return -1;
 	}
 	if (r->port_native != r->port_teredo) {
-		if (tr_port_start(r->port_native, nq, ntx, r->cfg.rx_desc, r->cfg.tx_desc, r->pool,
+		if (tr_port_start(r->port_native, r->nrxq_native, ntx, r->cfg.rx_desc, r->cfg.tx_desc, r->pool,
 				  &r->mac_native, err, sizeof(err)) != 0) {
 			fprintf(stderr, "terelay: %s\n", err);
 			return -1;

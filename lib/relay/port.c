@@ -506,6 +506,23 @@ void tr_port_set_context(const struct tr_profile *prof, const struct tr_config *
 	ctx_req.native_side = true;
 }
 
+/* One rx queue per worker, except on devices that spread received frames
+ * over every queue they have by themselves: net_af_packet's kernel fanout
+ * covers all its qpairs, net_tap wants as many rx as tx queues. There the
+ * workers poll all of them (round robin), so no queue goes unread. */
+uint16_t tr_port_rx_queues(uint16_t port, uint16_t n_workers, uint16_t n_txq)
+{
+	struct rte_eth_dev_info info;
+
+	if (rte_eth_dev_info_get(port, &info) != 0)
+		return n_workers;
+	if (strcmp(info.driver_name, "net_af_packet") == 0)
+		return RTE_MAX(n_workers, info.max_rx_queues);
+	if (strcmp(info.driver_name, "net_tap") == 0)
+		return RTE_MAX(n_workers, n_txq);
+	return n_workers;
+}
+
 int tr_port_start(uint16_t port, uint16_t n_rxq, uint16_t n_txq, uint16_t rx_desc,
 		  uint16_t tx_desc, struct rte_mempool *pool, struct rte_ether_addr *mac,
 		  char *err, size_t errlen)

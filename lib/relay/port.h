@@ -67,6 +67,10 @@ int tr_port_start(uint16_t port, uint16_t n_rxq, uint16_t n_txq, uint16_t rx_des
 		  uint16_t tx_desc, struct rte_mempool *pool, struct rte_ether_addr *mac,
 		  char *err, size_t errlen);
 void tr_port_stop(uint16_t port);
+/* Rx queues to configure on a port for n_workers workers and n_txq tx
+ * queues: n_workers, or every queue where the device spreads frames over
+ * all of them by itself (af_packet, tap); workers poll them round robin. */
+uint16_t tr_port_rx_queues(uint16_t port, uint16_t n_workers, uint16_t n_txq);
 
 /* NUMA socket of a port; a port without one (vdevs) gets the caller's. */
 int tr_port_socket(uint16_t port);

@@ -68,6 +68,7 @@ struct tr_relay {
 	struct tr_config cfg;
 	struct tr_relay_id id;
 	uint16_t port_teredo, port_native;
+	uint16_t nrxq_teredo, nrxq_native;       /* rx queues configured (>= n_workers) */
 	struct rte_ether_addr mac_teredo, mac_native;
 	struct rte_mempool *pool;
 	struct rte_ring *to_ctrl;                /* workers -> control, MP/SC */

@@ -213,6 +213,25 @@ void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 	__atomic_store_n(&lc->processed, lc->processed + n, __ATOMIC_RELEASE);
 }
 
+/* A worker polls rx queues rxq, rxq + n_workers, ... of a port: more queues
+ * than workers exist where the device spreads frames over all its queues by
+ * itself (af_packet fanout, tap), and none of them may go unread. */
+static uint16_t poll_port(struct tr_lcore *lc, uint16_t port, uint16_t nrxq,
+			  struct rte_mbuf **pkts, uint16_t burst)
+{
+	const struct tr_relay *r = lc->relay;
+	uint16_t total = 0;
+
+	for (uint16_t q = lc->rxq; q < nrxq; q = (uint16_t)(q + r->n_workers)) {
+		uint16_t n = rte_eth_rx_burst(port, q, pkts, burst);
+
+		if (n > 0)
+			tr_worker_burst(lc, pkts, n);
+		total = (uint16_t)(total + n);
+	}
+	return total;
+}
+
 int tr_worker_main(void *arg)
 {
 	struct tr_lcore *lc = arg;
@@ -234,16 +253,9 @@ int tr_worker_main(void *arg)
 			if (n > 0)
 				tr_worker_burst(lc, pkts, n);
 		} else {
-			n = rte_eth_rx_burst(r->port_teredo, lc->rxq, pkts, burst);
-			if (n > 0)
-				tr_worker_burst(lc, pkts, n);
-			if (r->port_native != r->port_teredo) {
-				uint16_t n2 = rte_eth_rx_burst(r->port_native, lc->rxq, pkts, burst);
-
-				if (n2 > 0)
-					tr_worker_burst(lc, pkts, n2);
-				n = (uint16_t)(n + n2);
-			}
+			n = poll_port(lc, r->port_teredo, r->nrxq_teredo, pkts, burst);
+			if (r->port_native != r->port_teredo)
+				n = (uint16_t)(n + poll_port(lc, r->port_native, r->nrxq_native, pkts, burst));
 		}
 		uint64_t t1 = rte_rdtsc();
 		/* tx buffers leave at a full burst or after ~100 us */
