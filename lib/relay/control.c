@@ -460,6 +460,18 @@ static void teredo_slow(struct tr_control *c, struct rte_mbuf *m, const struct t
 	const uint8_t *ip6 = rte_pktmbuf_mtod_offset(m, const uint8_t *, cl->ip6_off);
 	struct tr_peer_ref ref = tr_peer_lookup(r->peers, ip6 + 8);
 
+	if (ref.pos < 0 && cl->mapping_ok && r->cfg.accept_unknown) {
+		/* RFC 4380 §5.4.2 MAY: a packet from the embedded mapping is proof
+		 * enough; the entry is created here and trusted just below. */
+		ref = tr_peer_add(r->peers, ip6 + 8, cl->src_ip, cl->src_port, now32(c));
+		if (ref.pos < 0 && make_room(c, ip6 + 8))
+			ref = tr_peer_add(r->peers, ip6 + 8, cl->src_ip, cl->src_port, now32(c));
+		if (ref.pos < 0) {
+			drop(c, m, TR_DROP_TX_PEER_TABLE_FULL);
+			return;
+		}
+		TR_INC(&c->lc->cnt, peers_created);
+	}
 	if (ref.pos < 0) {
 		drop(c, m, cl->mapping_ok ? TR_DROP_RX_UNKNOWN_PEER : TR_DROP_RX_MAPPING_MISMATCH);
 		return;

@@ -1162,6 +1162,25 @@ def case_T22():
     _teredo_drop("T22", [data_from_a(ip6_udp(A, H))], "rx_unknown_peer", 1, trust=False)
 
 
+def case_accept_unknown():
+    """[peers] accept_unknown = true (RFC 4380 §5.4.2 MAY): data from A at its embedded mapping with
+    no entry is forwarded and A becomes TRUSTED (a later H->A goes directly, no bubble); from a
+    mismatched mapping it is still dropped (rx_mapping_mismatch)."""
+    cap = Cap()
+    d = ip6_udp(A, H, b"first contact")
+    cap.add(0.0, data_from_a(d))
+    cap.add(0.1, f_teredo(A_V4, A_PORT + 1, ip6_udp(A, H, b"spoof")))
+    p = ip6_udp(H, A, b"reply")
+    cap.add(0.5, f_native(p))
+    res = run_relay(cap.frames, ini=fixture_ini(extra="\n[peers]\naccept_unknown = true\n"),
+                    label="accept_unknown")
+    expect_count(res, 2, "forwarded data, direct reply")
+    check_native(res.frames[0], dec_hop(d), what="data from an unknown peer")
+    check_encap(res.frames[1], dec_hop(p), what="reply without a bubble")
+    check_stats(res, Exp().teredo_decap(1).native_encap(1).drop("rx_mapping_mismatch")
+                .add(peers_created=1, peers_trusted=1, peers_current=1))
+
+
 def case_T23():
     """After T04, data A->H from 192.0.2.1:4096: accepted, A TRUSTED, queued packet flushed to
     192.0.2.1:4096, inner packet forwarded natively with hop limit - 1 (the two in either order)."""
@@ -1705,7 +1724,7 @@ def case_T36():
 
 
 CASES = collections.OrderedDict()
-for _n in ["T%02d" % i for i in range(1, 45)] + ["multiworker_same_set"]:
+for _n in ["T%02d" % i for i in range(1, 45)] + ["accept_unknown", "multiworker_same_set"]:
     CASES[_n] = globals()["case_" + _n]
 
 
