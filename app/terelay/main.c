@@ -110,91 +110,11 @@ static void on_signal(int sig)
 		the_relay->stop = true;
 }
 
-static void fill_relay_id(struct tr_relay *r)
-{
-	const struct tr_config *c = &r->cfg;
-
-	r->id.ipv4 = c->ipv4;
-	r->id.port = c->port;
-	memcpy(r->id.ipv6, c->ipv6, 16);
-	r->id.mtu = c->mtu;
-	r->id.served = c->served;
-	r->id.n_served = c->n_served;
-	if (c->ipv4_gateway_mac_set) {
-		struct rte_ether_addr a;
-
-		memcpy(a.addr_bytes, c->ipv4_gateway_mac, 6);
-		r->gw4_mac = tr_mac_to_u64(&a);
-	}
-	if (c->ipv6_gateway_mac_set) {
-		struct rte_ether_addr a;
-
-		memcpy(a.addr_bytes, c->ipv6_gateway_mac, 6);
-		r->gw6_mac = tr_mac_to_u64(&a);
-	}
-}
-
-static void txq_init(struct tr_txq *q, uint16_t port, uint16_t queue, struct rte_ring *ring)
-{
-	q->port = port;
-	q->queue = queue;
-	q->ring = ring;
-	q->n = 0;
-}
-
-/* Lcores, rings and queues. Returns 0 or -1 with a message printed. */
-static int setup_lcores(struct tr_relay *r)
-{
-	unsigned id, k = 0;
-	char name[RTE_RING_NAMESIZE];
-
-	r->control_lcore = rte_get_main_lcore();
-	RTE_LCORE_FOREACH_WORKER(id)
-		r->worker_lcore[k++] = id;
-	r->n_workers = k;
-	if (!r->replay && r->n_workers == 0) {
-		fprintf(stderr, "terelay: needs at least one worker lcore besides the main lcore (e.g. -l 0,1)\n");
-		return -1;
-	}
-	for (unsigned i = 0; i < RTE_MAX_LCORE; i++) {
-		struct tr_lcore *lc = &r->lc[i];
-
-		lc->relay = r;
-		lc->lcore_id = i;
-		lc->tx_teredo = &lc->txq[0];
-		lc->tx_native = r->port_teredo == r->port_native ? &lc->txq[0] : &lc->txq[1];
-	}
-	for (unsigned w = 0; w < r->n_workers; w++) {
-		struct tr_lcore *lc = &r->lc[r->worker_lcore[w]];
-
-		lc->is_worker = true;
-		lc->worker_idx = w;
-		lc->rxq = (uint16_t)w;
-		if (r->replay) {
-			snprintf(name, sizeof(name), "tr_rx_%u", w);
-			lc->rx_ring = rte_ring_create(name, 1024, (int)rte_lcore_to_socket_id(r->worker_lcore[w]),
-						      RING_F_SP_ENQ | RING_F_SC_DEQ);
-			if (lc->rx_ring == NULL)
-				return -1;
-		}
-		txq_init(lc->tx_teredo, r->port_teredo, (uint16_t)w, r->replay_tx);
-		txq_init(lc->tx_native, r->port_native, (uint16_t)w, r->replay_tx);
-	}
-	struct tr_lcore *ctl = &r->lc[r->control_lcore];
-	/* The control lcore has its own tx queue after the workers'. */
-	txq_init(ctl->tx_teredo, r->port_teredo, (uint16_t)r->n_workers, r->replay_tx);
-	txq_init(ctl->tx_native, r->port_native, (uint16_t)r->n_workers, r->replay_tx);
-	return 0;
-}
-
 static int setup(struct tr_relay *r, const struct options *o)
 {
 	char err[256];
-	int socket = (int)rte_socket_id();
 
 	r->replay = o->replay_in != NULL;
-	tr_clock_init(&r->clock, r->replay);
-	fill_relay_id(r);
 
 	if (r->replay) {
 		uint16_t p;
@@ -214,54 +134,8 @@ static int setup(struct tr_relay *r, const struct options *o)
 			return -1;
 		}
 	}
-	/* What the workers touch lives on their port's socket; control's on the main lcore's. */
-	int wsock = tr_port_socket(r->port_teredo);
-
-	r->pool = rte_pktmbuf_pool_create("tr_mbufs", r->cfg.mbufs, 256, 0,
-					  RTE_MBUF_DEFAULT_BUF_SIZE, wsock);
-	r->to_ctrl = rte_ring_create("tr_to_ctrl", r->cfg.ring_size, socket, RING_F_SC_DEQ);
-	if (r->replay)
-		r->replay_tx = rte_ring_create("tr_replay_tx", 16384, socket, RING_F_SC_DEQ);
-	if (r->pool == NULL || r->to_ctrl == NULL || (r->replay && r->replay_tx == NULL)) {
-		fprintf(stderr, "terelay: out of memory for mbufs/rings: %s\n", rte_strerror(rte_errno));
+	if (tr_relay_init(r) != 0)
 		return -1;
-	}
-	if (setup_lcores(r) != 0)
-		return -1;
-	tr_numa_check_workers(r->worker_lcore, r->n_workers, r->port_teredo, r->port_native, NULL);
-	if (r->n_workers > 0) {
-		size_t sz = rte_rcu_qsbr_get_memsize(r->n_workers);
-
-		r->qsbr = rte_zmalloc_socket("tr_qsbr", sz, RTE_CACHE_LINE_SIZE, wsock);
-		if (r->qsbr == NULL || rte_rcu_qsbr_init(r->qsbr, r->n_workers) != 0)
-			return -1;
-	}
-	r->v4_on_link = r->cfg.ipv4_gateway == 0 && !r->cfg.ipv4_gateway_mac_set;
-	if (r->v4_on_link) {
-		struct rte_hash_parameters hp = {
-			.name = "tr_neigh4",
-			.entries = 4096,
-			.key_len = sizeof(uint32_t),
-			.socket_id = wsock,
-			.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
-		};
-		r->neigh4 = rte_hash_create(&hp);
-		if (r->neigh4 == NULL) {
-			fprintf(stderr, "terelay: cannot allocate the neighbour table\n");
-			return -1;
-		}
-	}
-	r->peers = tr_peer_table_create("tr_peers", r->cfg.peers_max, r->cfg.shards, wsock, r->qsbr);
-	if (r->peers == NULL) {
-		fprintf(stderr, "terelay: cannot allocate the peer table (%u peers): %s\n",
-			r->cfg.peers_max, rte_strerror(rte_errno));
-		return -1;
-	}
-	r->ctrl = tr_control_create(r);
-	if (r->ctrl == NULL) {
-		fprintf(stderr, "terelay: cannot allocate control state\n");
-		return -1;
-	}
 	/* Observability: telemetry commands, rte_pdump, Prometheus (docs/telemetry.md). */
 	if (tr_telemetry_init(r, err, sizeof(err)) != 0 || tr_prom_start(r, err, sizeof(err)) != 0) {
 		fprintf(stderr, "terelay: %s\n", err);
@@ -323,19 +197,11 @@ static void teardown(struct tr_relay *r)
 {
 	tr_prom_stop();         /* before the state the scrapers read is freed */
 	tr_telemetry_fini();
-	tr_control_free(r->ctrl);
-	tr_peer_table_free(r->peers);
 	if (rte_eth_dev_is_valid_port(r->port_teredo))
 		tr_port_stop(r->port_teredo);
 	if (r->port_native != r->port_teredo && rte_eth_dev_is_valid_port(r->port_native))
 		tr_port_stop(r->port_native);
-	rte_hash_free(r->neigh4);
-	rte_ring_free(r->to_ctrl);
-	rte_ring_free(r->replay_tx);
-	for (unsigned i = 0; i < RTE_MAX_LCORE; i++)
-		rte_ring_free(r->lc[i].rx_ring);
-	rte_free(r->qsbr);
-	rte_mempool_free(r->pool);
+	tr_relay_fini(r);
 }
 
 int main(int argc, char **argv)

@@ -120,6 +120,12 @@ static inline uint64_t tr_nh4_mac(const struct tr_relay *r, uint32_t ip)
 	return (uint64_t)(uintptr_t)data;
 }
 
+/* relay.c: everything but the ports. Before the call: cfg, replay, and the
+ * port ids (any value when there are no ports: replay rings carry all tx).
+ * Returns 0, or -1 with a message on stderr; tr_relay_fini undoes it. */
+int tr_relay_init(struct tr_relay *r);
+void tr_relay_fini(struct tr_relay *r);
+
 /* tx.c: buffered transmit; counts what leaves and what the NIC refuses. */
 void tr_tx(struct tr_lcore *lc, struct tr_txq *q, struct rte_mbuf *m);
 void tr_tx_flush(struct tr_lcore *lc, struct tr_txq *q);
