@@ -96,8 +96,11 @@ static void teredo_packet(struct tr_lcore *lc, struct rte_mbuf *m, const struct 
 	struct tr_peer *p = tr_peer_at(r->peers, ref);
 	uint64_t mp = tr_peer_load_mapping(p);
 
+	/* A trusted peer being re-verified (validity expired, packets queued)
+	 * goes through control, which ends the verification and flushes the
+	 * queue (pend is control's field: a stale read costs one hand-off). */
 	if (tr_map_state(mp) == TR_PEER_TRUSTED && tr_map_ip(mp) == c->src_ip &&
-	    tr_map_port(mp) == c->src_port) {
+	    tr_map_port(mp) == c->src_port && p->pend == TR_PEER_NO_SLOT) {
 		teredo_from_trusted(lc, m, c, p, now, h);
 		return;
 	}
@@ -120,7 +123,8 @@ static void native_packet(struct tr_lcore *lc, struct rte_mbuf *m, const struct 
 
 		/* RFC 4380 §5.4.1 case 1: trusted and valid (< 30 s since the last
 		 * reception, §5.2.4) -> encapsulate to the verified mapping. */
-		if (tr_map_state(mp) == TR_PEER_TRUSTED &&
+		/* ... unless packets wait in its queue: they go first (FIFO). */
+		if (tr_map_state(mp) == TR_PEER_TRUSTED && p->pend == TR_PEER_NO_SLOT &&
 		    tr_ms_since(now, p->last_rx) < (int32_t)(r->cfg.validity_s * 1000)) {
 			uint64_t mac = tr_nh4_mac(r, tr_map_ip(mp));
 

@@ -1057,6 +1057,28 @@ def case_T15():
     check_stats(res, e)
 
 
+def case_reverify_completes():
+    """After T15 (A trusted, validity expired, one packet queued, re-verification bubble), A's
+    direct bubble from its trusted mapping ends the re-verification: the queued packet is flushed
+    at once, a later H->A goes directly, and no further bubble or give-up follows (ticks to +12 s)."""
+    cap = Cap()
+    trust_a(cap)
+    p = ip6_udp(H, A, b"late")
+    cap.add(31.5, f_native(p))
+    cap.add(32.0, f_direct_bubble_a())
+    q = ip6_udp(H, A, b"after re-verification")
+    cap.add(32.5, f_native(q))
+    nt = cap.ticks(33.0, 44.0, 1.0)
+    res = run_relay(cap.frames, label="reverify_completes")
+    expect_count(res, 5, "trust outputs, re-verification bubble, flushed packet, direct packet")
+    check_trust_outputs(res)
+    check_bubble(res.frames[2], A, what="re-verification bubble")
+    check_encap(res.frames[3], dec_hop(p), what="queued packet flushed on re-verification")
+    check_encap(res.frames[4], dec_hop(q), what="sent directly afterwards")
+    check_stats(res, Exp().ticks(nt).trust_prelude().native_queued_then_flushed(1).native_encap(1)
+                .direct_bubble(1).add(bubbles_sent=1, peers_trusted=1))
+
+
 def case_T16():
     """Trust A at t+0.5, packet from A at t+25, native H->A at t+50: sent directly
     (validity refreshed by reception)."""
@@ -1724,7 +1746,7 @@ def case_T36():
 
 
 CASES = collections.OrderedDict()
-for _n in ["T%02d" % i for i in range(1, 45)] + ["accept_unknown", "multiworker_same_set"]:
+for _n in ["T%02d" % i for i in range(1, 45)] + ["accept_unknown", "reverify_completes", "multiworker_same_set"]:
     CASES[_n] = globals()["case_" + _n]
 
 
