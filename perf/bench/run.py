@@ -14,6 +14,7 @@ peerbench.json and mpps_vs_peers.png.
 """
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -156,13 +157,27 @@ def run_bench(args, eal_mem, cap, peers, label, stages=False):
                        timeout=600)
     for line in r.stdout.splitlines():
         if line.startswith('RESULT '):
-            res = json.loads(line[7:])
+            res = parse_result(line[7:])
             for l in r.stderr.splitlines():
                 if l.startswith('tr_bench:'):
                     log(l)
+            if res is None or not res.get('mpps', 0) > 0 or not math.isfinite(res['mpps']):
+                log('tr_bench: no packets in the window (worker starved?): run ignored')
+                return None
             return res
     log('tr_bench failed (rc %d):\n%s' % (r.returncode, r.stderr[-3000:]))
     return None
+
+
+def parse_result(text):
+    # C printf writes nan/inf, which JSON does not have
+    text = re.sub(r'(?<![A-Za-z])-?nan(?![A-Za-z])', 'NaN', text)
+    text = re.sub(r'(?<![A-Za-z])-?inf(?![A-Za-z])', 'Infinity', text)
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        log('unparsable result (%s): %s' % (e, text[:300]))
+        return None
 
 
 def run_peerbench(args, eal_mem, peers):
@@ -177,7 +192,7 @@ def run_peerbench(args, eal_mem, peers):
             for l in r.stderr.splitlines():
                 if l.startswith('tr_peerbench:'):
                     log(l)
-            return json.loads(line[7:])
+            return parse_result(line[7:])
     log('tr_peerbench failed (rc %d):\n%s' % (r.returncode, r.stderr[-3000:]))
     return None
 
