@@ -99,14 +99,18 @@ static void teredo_packet(struct tr_lcore *lc, struct rte_mbuf *m, const struct 
 	/* A trusted peer being re-verified (validity expired, packets queued)
 	 * goes through control, which ends the verification and flushes the
 	 * queue (pend is control's field: a stale read costs one hand-off). */
-	if (tr_map_state(mp) == TR_PEER_TRUSTED && tr_map_ip(mp) == c->src_ip &&
-	    tr_map_port(mp) == c->src_port && p->pend == TR_PEER_NO_SLOT) {
+	bool stored_ok = tr_map_state(mp) == TR_PEER_TRUSTED && tr_map_ip(mp) == c->src_ip &&
+			 tr_map_port(mp) == c->src_port;
+
+	if (stored_ok && p->pend == TR_PEER_NO_SLOT) {
 		teredo_from_trusted(lc, m, c, p, now, h);
 		return;
 	}
-	/* Pending peer, a trusted peer seen at its embedded mapping again
+	/* Pending peer, a trusted one under re-verification (from its verified
+	 * mapping, which may differ from the embedded one behind a symmetric
+	 * NAT), a trusted peer seen at its embedded mapping again
 	 * (re-validation, §5.4.2), or a bubble whose nonce control checks. */
-	if (c->mapping_ok || c->bubble)
+	if (stored_ok || c->mapping_ok || c->bubble)
 		h->m[h->n++] = m;
 	else
 		drop(lc, m, TR_DROP_RX_MAPPING_MISMATCH);

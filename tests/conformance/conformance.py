@@ -1745,8 +1745,36 @@ def case_T36():
                                      peers_current=1, nonce_accepted=1))
 
 
+def case_reverify_symmetric():
+    """A trusted at the nonce-proven mapping :5000 (T33); its validity ([peers] validity = 3 s)
+    expires, H->A is queued and re-verification starts; A's next DATA packet from :5000 (not a
+    bubble, and not the embedded mapping) ends it: the queue is flushed to :5000 and the data is
+    forwarded natively."""
+    ini = sym_ini(trailer=True) + "\n[peers]\nvalidity = 3\n"
+    pre = Cap()
+    _sym_prelude(pre)
+    src, nonce = learn_bubble(pre.frames, ini, "reverify_symmetric")
+    cap = Cap()
+    _sym_prelude(cap)
+    cap.add(0.5, sym_bubble(src, trailer=nonce))
+    late = ip6_udp(H, A, b"after validity")
+    cap.add(5.0, f_native(late))
+    d = ip6_udp(A, H, b"data from :5000")
+    cap.add(5.5, f_teredo(A_V4, NAT_PORT, d))
+    res = run_relay(cap.frames, ini=ini, label="reverify_symmetric")
+    expect_count(res, 5, "bubble, flush, re-verification bubble, flush, decapsulated data")
+    check_bubble(res.frames[0], A)
+    check_encap(res.frames[1], dec_hop(P0), dport=NAT_PORT, what="first flush to :5000")
+    check_bubble(res.frames[2], A, what="re-verification bubble")
+    check_encap(res.frames[3], dec_hop(late), dport=NAT_PORT, what="re-verification flush to :5000")
+    check_native(res.frames[4], dec_hop(d), what="data from the verified mapping")
+    check_stats(res, Exp().native_queued_then_flushed(2).direct_bubble().teredo_decap(1)
+                .add(bubbles_sent=2, peers_created=1, peers_trusted=2, peers_current=1,
+                     nonce_accepted=1))
+
+
 CASES = collections.OrderedDict()
-for _n in ["T%02d" % i for i in range(1, 45)] + ["accept_unknown", "reverify_completes", "multiworker_same_set"]:
+for _n in ["T%02d" % i for i in range(1, 45)] + ["accept_unknown", "reverify_completes", "reverify_symmetric", "multiworker_same_set"]:
     CASES[_n] = globals()["case_" + _n]
 
 

@@ -561,7 +561,7 @@ class Suite:
             self.case('xfer_rfc6081_style', lambda: self.xfer('rfc6081'), asserted=not mir)
         else:
             self.results.append(('xfer_rfc6081_style', 'RECORDED', 'not run: no path (ping failed)'))
-        self.case('data_during_reverify', self.data_during_reverify, asserted=False)
+        self.case('data_during_reverify', self.data_during_reverify, asserted=not mir)
         self.case('hijack_replay_old_nonce', lambda: self.hijack_round('replay'), asserted=not mir)
         self.case('hijack_trusted_valid_nonce', self.hijack_trusted, asserted=not mir)
         self.case('hijack_guess_nonce', lambda: self.hijack_round('guess'), asserted=not mir)
