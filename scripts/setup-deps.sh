@@ -8,7 +8,8 @@ PKGS="build-essential clang llvm libclang-rt-14-dev meson ninja-build pkg-config
       libcmocka-dev cppcheck python3 python3-scapy python3-matplotlib
       iproute2 iputils-ping tcpdump tshark
       libmicrohttpd-dev prometheus
-      miredo miredo-server nftables iperf3 socat conntrack ethtool"
+      miredo miredo-server nftables iperf3 socat conntrack ethtool
+      bird2"
 
 missing=""
 for p in $PKGS; do
