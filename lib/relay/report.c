@@ -1,11 +1,28 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <inttypes.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include <rte_ethdev.h>
 
 #include "report.h"
+
+/* This process's resident high-water mark. Not getrusage(): ru_maxrss
+ * survives execve, so a relay started by a big parent would report the
+ * parent's peak. */
+static uint64_t rss_peak_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	uint64_t kb = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmHWM: %" SCNu64 " kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
 
 void tr_snapshot_take(const struct tr_relay *r, struct tr_snapshot *s)
 {
@@ -30,8 +47,7 @@ void tr_snapshot_take(const struct tr_relay *r, struct tr_snapshot *s)
 		s->nic_rx_errors += es.ierrors + es.rx_nombuf;
 		s->nic_tx_errors += es.oerrors;
 	}
-	struct rusage ru;
-	s->rss_peak_kb = getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_maxrss : 0;
+	s->rss_peak_kb = rss_peak_kb();
 	s->in_flight = r->to_ctrl ? rte_ring_count(r->to_ctrl) : 0;
 	for (unsigned i = 0; i < RTE_MAX_LCORE; i++)
 		if (r->lc[i].rx_ring != NULL)

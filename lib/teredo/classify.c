@@ -164,9 +164,11 @@ static void classify_native(const struct tr_relay_id *r, const uint8_t *frame, s
 		return;
 	}
 	/* Notes §3(a) step 5, §4: a multicast or unspecified source cannot be
-	 * answered, and no legitimate path brings a Teredo source to the
-	 * native side (spoofing / Teredo-to-Teredo laundering). */
-	if (tr_ipv6_is_multicast(src) || tr_ipv6_is_unspecified(src) || tr_is_teredo(src)) {
+	 * answered, no legitimate path brings a Teredo source to the native
+	 * side (spoofing / Teredo-to-Teredo laundering), and a link-local,
+	 * loopback or IPv4-mapped source must not be forwarded off its link
+	 * (RFC 4291 §2.5.3, §2.5.5.2, §2.5.6). */
+	if (!tr_ipv6_is_global_unicast(src) || tr_is_teredo(src)) {
 		drop(out, TR_DROP_TX_SRC_INVALID);
 		return;
 	}

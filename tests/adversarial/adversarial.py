@@ -828,7 +828,7 @@ def g_amplification():
     """Indirect-bubble amplification. (1) 20000 native packets to distinct peers behind one
     server S within 1 s, [bubbles] server_rate = 50: bubbles to S <= budget (bucket depth =
     rate, plus rate x 1 s), bubbles_ratelimited counts the refused ones (the packet stays
-    queued, the retry timer tries again; tx_bubble_rate is never used), the rest of the flood
+    queued, the retry timer tries again), the rest of the flood
     finds the pending budget exhausted (tx_peer_table_full), pending entries <= pending_capacity. (2) 20000 peers behind 20000
     different servers, [bubbles] rate = 200: total bubbles <= the global budget. No bubble
     ever goes anywhere but <server>:3544, one bubble per peer at most in 1 s."""
@@ -859,7 +859,7 @@ def g_amplification():
         check(st["peers_pending"] <= 4096, "peers_pending %d" % st["peers_pending"])
         check(st["accounting_ok"] is True, "accounting_ok")
         bad = {k: v for k, v in st["drops"].items()
-               if v and k not in ("tx_bubble_rate", "tx_peer_table_full", "tx_queue_overflow")}
+               if v and k not in ("tx_peer_table_full", "tx_queue_overflow")}
         check(not bad, "unexpected drops %s" % bad)
         return res, bl
 
@@ -1058,7 +1058,7 @@ def _peer_flood(ini, trust):
     check(st["peers_trusted"] == 1 + (st["peers_trusted"] - 1) and st["peers_trusted"] - 1 <= N_ANSWER,
           "peers_trusted %d" % st["peers_trusted"])
     check(d["tx_peer_table_full"] > 0, "pending budget never ran out")
-    allowed = {"tx_peer_table_full", "rx_unknown_peer", "tx_bubble_rate", "tx_verify_failed",
+    allowed = {"tx_peer_table_full", "rx_unknown_peer", "tx_verify_failed",
                "tx_queue_overflow"}
     bad = {k: v for k, v in d.items() if v and k not in allowed}
     check(not bad, "unexpected drops in the flood: %s" % bad)
@@ -1077,10 +1077,10 @@ def _peer_flood(ini, trust):
     print("   peer_flood: %d frames (%d fake clients, %d answering), gen %.1f s, relay %.1f s "
           "(baseline %.1f s)" % (len(ff), N_FAKE, N_ANSWER, t_gen, t_flood, t_base))
     print("   peer_flood: peers created %d trusted %d evicted %d expired %d unverified_removed %d; "
-          "now %d (%d pending); tx_peer_table_full %d, rx_unknown_peer %d, tx_bubble_rate %d"
+          "now %d (%d pending); tx_peer_table_full %d, rx_unknown_peer %d"
           % (st["peers_created"], st["peers_trusted"], st["peers_evicted"], st["peers_expired"],
              st["peers_unverified_removed"], st["peers_current"], st["peers_pending"],
-             d["tx_peer_table_full"], d["rx_unknown_peer"], d["tx_bubble_rate"]))
+             d["tx_peer_table_full"], d["rx_unknown_peer"]))
     print("   peer_flood: trusted A forwarded %d/%d native->A and %d/%d A->native during the flood "
           "(without the flood: %d/%d and %d/%d)"
           % (len(outs_to(res, A_V4, A_PORT)) - 1, len(to_a), len(natives(res, A)), len(from_a_),

@@ -1244,6 +1244,11 @@ static void test_drop_tx_src_invalid(void **state)
 	expect_drop(f, mk_native(f, MCAST6, A6, 58, 64, 16), TR_DROP_TX_SRC_INVALID);
 	expect_drop(f, mk_native(f, B6, A6, 58, 64, 16), TR_DROP_TX_SRC_INVALID);
 	expect_drop(f, mk_native(f, UNSPEC6, A6, 58, 64, 16), TR_DROP_TX_SRC_INVALID);
+	/* Link-local, loopback and IPv4-mapped sources never leave their link
+	 * (RFC 4291 §2.5.3, §2.5.6), nor reach a client through the relay. */
+	expect_drop(f, mk_native(f, LL6, A6, 58, 64, 16), TR_DROP_TX_SRC_INVALID);
+	expect_drop(f, mk_native(f, LO6, A6, 58, 64, 16), TR_DROP_TX_SRC_INVALID);
+	expect_drop(f, mk_native(f, MAPPED6, A6, 58, 64, 16), TR_DROP_TX_SRC_INVALID);
 	/* T41: from :: with hop limit 1. The source filter comes first in
 	 * the §3(a) order, and either way no ICMPv6 may go to :: (RFC 4443
 	 * §2.4(e)). */
@@ -1475,7 +1480,7 @@ static void test_payload_sweep(void **state)
 static const enum tr_drop_reason stateful_reasons[] = {
 	TR_DROP_RX_MAPPING_MISMATCH, TR_DROP_RX_BAD_NONCE,      TR_DROP_RX_UNKNOWN_PEER,
 	TR_DROP_RX_REASM_FAILED,     TR_DROP_RX_REASM_TIMEOUT,  TR_DROP_TX_BUBBLE_LIMIT,
-	TR_DROP_TX_BUBBLE_RATE,      TR_DROP_TX_QUEUE_OVERFLOW, TR_DROP_TX_VERIFY_FAILED,
+	TR_DROP_TX_QUEUE_OVERFLOW,   TR_DROP_TX_VERIFY_FAILED,
 	TR_DROP_TX_PEER_TABLE_FULL,  TR_DROP_LOCAL_UNHANDLED,   TR_DROP_NO_NEXTHOP,
 	TR_DROP_CTRL_RING_FULL,      TR_DROP_NIC_TX_FULL,       TR_DROP_NO_MBUF,
 };
