@@ -212,9 +212,9 @@ static bool build_rule(struct flow_spec *f, enum tr_flow_rule r, unsigned v,
 }
 
 static void apply_flows(uint16_t port, const char *drv, const struct tr_port_req *req,
-			uint64_t rss_hf, struct tr_port_result *res, FILE *log)
+			const struct tr_profile *p, uint64_t rss_hf, struct tr_port_result *res,
+			FILE *log)
 {
-	const struct tr_profile *p = req->prof;
 	static struct flow_spec f;     /* large (queue list): not on the stack */
 
 	for (int r = 0; r < TR_FLOW_N; r++) {
@@ -483,7 +483,7 @@ int tr_port_setup(uint16_t port, const struct tr_port_req *req, struct rte_mempo
 	}
 	if (p->rx_ptype)
 		check_ptypes(port, drv, res, log);
-	apply_flows(port, drv, req, res->rss_hf ? res->rss_hf : res->rss_hf_wanted, res, log);
+	apply_flows(port, drv, req, p, res->rss_hf ? res->rss_hf : res->rss_hf_wanted, res, log);
 	/* ND uses multicast; the relay owns its addresses on this link. */
 	if (rte_eth_allmulticast_enable(port) != 0) {
 		fprintf(log, "terelay: port %u (%s): all-multicast refused: ND to solicited-node "

@@ -199,6 +199,7 @@ static int setup_relay(struct tr_relay *r, const struct bopts *o, uint64_t frame
 		return -1;
 	}
 	r->port_teredo = r->port_native = port;
+	r->nrxq_teredo = r->nrxq_native = 1;     /* the worker polls rx queue 0 */
 
 	/* The capture lives in the pool (infinite_rx keeps a copy of every
 	 * frame), plus what is in flight. Data room fits the largest frame. */
