@@ -20,21 +20,48 @@ static uint32_t fold64(uint64_t s)
 uint32_t tr_cksum_add(uint32_t sum, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
-	uint64_t acc = sum;   /* 64-bit: no overflow for any realistic len */
-	uint16_t w;
+	/* 32-bit words into 64-bit accumulators: the same one's-complement sum
+	 * as 16-bit words once folded (RFC 1071 §2(C)), four times fewer adds,
+	 * and four independent chains the CPU can run in parallel. This is the
+	 * per-packet cost of encapsulation and of UDP checksum verification. */
+	uint64_t a0 = sum, a1 = 0, a2 = 0, a3 = 0;
+	uint32_t w0, w1, w2, w3;
 
-	while (len >= 2) {
-		memcpy(&w, p, 2);
-		acc += w;
+	while (len >= 16) {
+		memcpy(&w0, p, 4);
+		memcpy(&w1, p + 4, 4);
+		memcpy(&w2, p + 8, 4);
+		memcpy(&w3, p + 12, 4);
+		a0 += w0;
+		a1 += w1;
+		a2 += w2;
+		a3 += w3;
+		p += 16;
+		len -= 16;
+	}
+	uint64_t acc = a0 + a1 + a2 + a3;   /* no overflow below 2^34 bytes */
+
+	while (len >= 4) {
+		memcpy(&w0, p, 4);
+		acc += w0;
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		uint16_t h;
+
+		memcpy(&h, p, 2);
+		acc += h;
 		p += 2;
 		len -= 2;
 	}
 	if (len) {
 		/* Odd byte is the high-order byte of a zero-padded word (RFC 1071 §4.1). */
 		const uint8_t pad[2] = { p[0], 0 };
+		uint16_t h;
 
-		memcpy(&w, pad, 2);
-		acc += w;
+		memcpy(&h, pad, 2);
+		acc += h;
 	}
 	/* Folding keeps the one's-complement value and fits the 32-bit result. */
 	return fold64(acc);
