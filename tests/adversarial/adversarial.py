@@ -966,21 +966,6 @@ def flood_frames():
     return frames
 
 
-def run_fork(frames, ini, label):
-    """run_relay with the wrapper as the executable: its first argument is the real binary."""
-    wrapper = C.Env.terelay
-    orig = C.subprocess.run
-
-    def run_with_exe(cmd, **kw):
-        return orig([wrapper, REAL_EXE[0]] + cmd[1:], **kw)
-    C.subprocess.run = run_with_exe
-    try:
-        return C.run_relay(frames, ini=ini, label=label)
-    finally:
-        C.subprocess.run = orig
-
-
-REAL_EXE = [None]
 
 
 def g_peer_flood():
@@ -992,15 +977,8 @@ def g_peer_flood():
     of the same run without the flood stays within the bound the caps allow."""
     ini = fixture_ini(extra=FLOOD_INI_EXTRA)
     trust = trusted_cap().frames
-    # rss_peak_kb is getrusage(RUSAGE_SELF).ru_maxrss, which Linux keeps across execve: run
-    # terelay as a child of a small shell so the harness's own peak does not leak into it.
-    real_exe = C.Env.terelay
-    REAL_EXE[0] = real_exe
-    C.Env.terelay = os.path.join(HERE, "forkrun.sh")
-    try:
-        _peer_flood(ini, trust)
-    finally:
-        C.Env.terelay = real_exe
+    # rss_peak_kb is the relay's own VmHWM (/proc/self/status), not the parent's.
+    _peer_flood(ini, trust)
 
 
 def _peer_flood(ini, trust):
@@ -1008,7 +986,7 @@ def _peer_flood(ini, trust):
     afr, to_a, from_a_ = a_traffic(FLOOD_START - 0.5, FLOOD_END + 0.5)
     # --- baseline: the same, without the flood
     t0 = time.time()
-    base = run_fork(trust + afr, ini, "flood-baseline")
+    base = C.run_relay(trust + afr, ini=ini, label="flood-baseline")
     t_base = time.time() - t0
     # --- the flood
     t0 = time.time()
@@ -1026,7 +1004,7 @@ def _peer_flood(ini, trust):
             del pk[IP].chksum
             check(Ether(bytes(pk))[IP].chksum == c0, "harness bug: IPv4 checksum at %d" % k)
     t0 = time.time()
-    res = run_fork(trust + afr + ff, ini, "flood")
+    res = C.run_relay(trust + afr + ff, ini=ini, label="flood")
     t_flood = time.time() - t0
     for r, what in ((base, "baseline"), (res, "flood")):
         st = r.stats
