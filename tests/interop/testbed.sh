@@ -239,8 +239,8 @@ start_relay() {
 	# terelay wants 1 rx queue (its worker) and 2 tx queues (worker + control lcore)
 	# per port. net_pcap gives exactly that (one rx_iface_in, two tx_iface) and its
 	# inbound-only capture never shows terelay its own frames. net_af_packet's queues
-	# are pairs spread by PACKET_FANOUT hash: with qpairs=2 the frames hashed to
-	# queue 1 are never read (docs/interop.md), so it is opt-in: TERELAY_PMD=af_packet.
+	# are pairs spread by PACKET_FANOUT hash; terelay polls all of them since the
+	# rx-queue fix (docs/decisions.md D26), and it stays opt-in: TERELAY_PMD=af_packet.
 	local v0 v1
 	if [ "${TERELAY_PMD:-pcap}" = af_packet ]; then
 		v0="net_af_packet0,iface=eth0,qpairs=2" v1="net_af_packet1,iface=eth1,qpairs=2"
@@ -253,12 +253,13 @@ start_relay() {
 		-- -c "$TB_DIR/terelay.ini" --stats-json "$TB_DIR/stats.$n.json"
 	# up when the first periodic summary line appears (ports started, lcores running)
 	local i want=$(( $(grep -c '^terelay: rx' "$TB_DIR/relay.log") + 1 ))
-	for i in $(seq 1 100); do
+	# 45 s: on two vCPUs other busy-polling DPDK processes can slow start-up a lot
+	for i in $(seq 1 450); do
 		kill -0 "$(cat "$TB_DIR/relay.pid")" 2>/dev/null || die "terelay exited at start: $(tail -5 "$TB_DIR/relay.log")"
 		[ "$(grep -c '^terelay: rx' "$TB_DIR/relay.log")" -ge "$want" ] && return 0
 		sleep 0.1
 	done
-	die "terelay did not report within 10 s: $(tail -5 "$TB_DIR/relay.log")"
+	die "terelay did not report within 45 s: $(tail -5 "$TB_DIR/relay.log")"
 }
 
 stop_relay() {
