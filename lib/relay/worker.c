@@ -206,6 +206,11 @@ void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 
 	if (nk > 0)
 		tr_peer_lookup_bulk(r->peers, keys, nk, refs);
+	/* With large tables the 64-byte entries miss the caches: start all the
+	 * loads now, use them below. */
+	for (unsigned k = 0; k < nk; k++)
+		if (refs[k].pos >= 0)
+			rte_prefetch0(tr_peer_at(r->peers, refs[k]));
 	for (unsigned k = 0; k < nk; k++) {
 		/* cppcheck-suppress uninitvar ; kidx[0..nk) written above */
 		uint16_t i = kidx[k];
