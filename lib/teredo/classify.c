@@ -19,13 +19,13 @@
  */
 #include <string.h>
 
+#include "policy.h"
 #include "teredo.h"
 
 #define IPV4_MF          0x2000u
 #define IPV4_OFF_MASK    0x1fffu
 #define ICMP6_NS         135
 #define ICMP6_NA         136
-#define ICMP6_INFO_MIN   128     /* RFC 4443 §2.1: types < 128 are errors */
 #define ICMP6_PKT_TOO_BIG 2
 #define ICMP6_TIME_EXCEEDED 3
 #define TRAILER_NONCE    0x01    /* RFC 6081 §4.2 */
@@ -60,30 +60,10 @@ static inline uint16_t sat16(size_t v)
 	return v > UINT16_MAX ? UINT16_MAX : (uint16_t)v;
 }
 
-/* RFC 4443 §2.4(e): no ICMPv6 error in response to an ICMPv6 error message,
- * to a packet sent to a multicast address, or from a source that does not
- * identify a single node (multicast, unspecified). Like Miredo
- * (BuildICMPv6Error) only a directly following ICMPv6 header is inspected:
- * the relay does not walk extension headers on the fast path, so an error
- * hidden behind one could draw an error back; §2.4(f) rate limiting bounds
- * that (docs/decisions.md D14). A packet claiming next header 58 without
- * room for the type byte is treated as a possible error (conservative: no
- * reply). */
-static bool icmp6_error_allowed(const uint8_t *ip6, size_t ip6_len)
-{
-	if (tr_ipv6_is_multicast(ip6 + 8) || tr_ipv6_is_unspecified(ip6 + 8))
-		return false;
-	if (tr_ipv6_is_multicast(ip6 + 24))
-		return false;
-	if (ip6[6] == TR_NH_ICMPV6 && (ip6_len <= TR_IPV6_HLEN || ip6[TR_IPV6_HLEN] < ICMP6_INFO_MIN))
-		return false;
-	return true;
-}
-
 static void set_icmp(struct tr_classified *out, const uint8_t *ip6, size_t ip6_len,
 		     uint8_t type, uint8_t code, uint32_t param)
 {
-	if (!icmp6_error_allowed(ip6, ip6_len))
+	if (!tr_icmp6_error_allowed(ip6, ip6_len))   /* RFC 4443 §2.4(e), policy.c */
 		return;
 	out->icmp_type = type;
 	out->icmp_code = code;

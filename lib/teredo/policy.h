@@ -26,8 +26,10 @@ bool tr_bucket_peek(struct tr_bucket *b, uint64_t now_ms, uint32_t rate, uint32_
 /* RFC 4443 §2.4(e): no error about an ICMPv6 error message, nor about a
  * packet from a multicast or unspecified source or to a multicast
  * destination. ip6 is the invoking IPv6 packet. Extension headers are not
- * walked: an error about a packet whose ICMPv6 follows extension headers is
- * allowed (as Miredo's BuildICMPv6Error). */
+ * walked (as Miredo's BuildICMPv6Error): an error hidden behind one could
+ * draw an error back, which the §2.4(f) rate limit bounds (decision D14).
+ * Next header 58 without room for the type byte counts as an error (no
+ * reply). Used by the classifier and by the control lcore alike. */
 bool tr_icmp6_error_allowed(const uint8_t *ip6, size_t len);
 
 #endif /* TEREDO_POLICY_H */
