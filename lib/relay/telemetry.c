@@ -52,18 +52,26 @@ static void tel_leave(void)
 	pthread_mutex_unlock(&tel_lock);
 }
 
+/* A consistent snapshot of the running relay; false once it is gone. */
+static bool snapshot(struct tr_snapshot *s)
+{
+	const struct tr_relay *r = tel_enter();
+
+	if (r == NULL)
+		return false;
+	tr_snapshot_take(r, s);
+	tel_leave();
+	return true;
+}
+
 static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	(void)cmd;
 	(void)params;
-	const struct tr_relay *r = tel_enter();
-
-	if (r == NULL)
-		return -ENODEV;
 	struct tr_snapshot s;
 
-	tr_snapshot_take(r, &s);
-	tel_leave();
+	if (!snapshot(&s))
+		return -ENODEV;
 	const struct tr_counters *c = &s.sum;
 
 	rte_tel_data_start_dict(d);
@@ -88,14 +96,10 @@ static int cmd_drops(const char *cmd, const char *params, struct rte_tel_data *d
 {
 	(void)cmd;
 	(void)params;
-	const struct tr_relay *r = tel_enter();
-
-	if (r == NULL)
-		return -ENODEV;
 	struct tr_snapshot s;
 
-	tr_snapshot_take(r, &s);
-	tel_leave();
+	if (!snapshot(&s))
+		return -ENODEV;
 	rte_tel_data_start_dict(d);
 	/* Every reason, zeros included: a stable key set is easier to graph. */
 	for (unsigned i = 1; i < TR_DROP_MAX; i++)
