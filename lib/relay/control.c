@@ -338,8 +338,8 @@ static bool make_room(struct tr_control *c, const uint8_t key[16])
 }
 
 /* Queue a native packet for a peer under verification. */
-static void enqueue(struct tr_control *c, struct tr_pend *s, struct tr_peer *p,
-		    struct rte_mbuf *m, uint16_t ip6_len)
+static void enqueue(struct tr_control *c, struct tr_peer *p, struct rte_mbuf *m,
+		    uint16_t ip6_len)
 {
 	const struct tr_config *cfg = &c->r->cfg;
 
@@ -348,7 +348,6 @@ static void enqueue(struct tr_control *c, struct tr_pend *s, struct tr_peer *p,
 		drop(c, m, TR_DROP_TX_QUEUE_OVERFLOW);
 		return;
 	}
-	(void)s;
 	TR_INC(&c->lc->cnt, queued);
 }
 
@@ -399,7 +398,7 @@ static void native_slow(struct tr_control *c, struct rte_mbuf *m, const struct t
 			drop(c, m, TR_DROP_TX_PEER_TABLE_FULL);
 			return;
 		}
-		enqueue(c, s, p, m, cl->ip6_len);
+		enqueue(c, p, m, cl->ip6_len);
 		return;
 	}
 
@@ -425,8 +424,8 @@ static void native_slow(struct tr_control *c, struct rte_mbuf *m, const struct t
 		return;
 	}
 	TR_INC(&c->lc->cnt, peers_created);
-	struct tr_pend *s = start_verify(c, ref, false);
-	enqueue(c, s, tr_peer_at(r->peers, ref), m, cl->ip6_len);
+	start_verify(c, ref, false);   /* a slot is free: checked above */
+	enqueue(c, tr_peer_at(r->peers, ref), m, cl->ip6_len);
 }
 
 /* ---------------------------------------------------- Teredo -> native */
