@@ -117,7 +117,10 @@ bool tr_pend_push(struct tr_pend_pool *p, uint32_t i, struct rte_mbuf *m, uint32
 		max_pkts = TR_PEND_QMAX;
 	if (s->q_len >= max_pkts || s->q_bytes + bytes > max_bytes || p->q_total >= global_max)
 		return false;
-	s->q[(s->q_head + s->q_len) % TR_PEND_QMAX] = m;
+	uint16_t at = (uint16_t)((s->q_head + s->q_len) % TR_PEND_QMAX);
+
+	s->q[at] = m;
+	s->q_size[at] = (uint16_t)bytes;
 	s->q_len++;
 	s->q_bytes += bytes;
 	p->q_total++;
@@ -131,12 +134,9 @@ struct rte_mbuf *tr_pend_pop(struct tr_pend_pool *p, uint32_t i)
 	if (s->q_len == 0)
 		return NULL;
 	struct rte_mbuf *m = s->q[s->q_head];
+	s->q_bytes -= s->q_size[s->q_head];
 	s->q_head = (uint16_t)((s->q_head + 1) % TR_PEND_QMAX);
 	s->q_len--;
 	p->q_total--;
-	/* q_bytes tracks IPv6 lengths; recompute from what is left is not
-	 * needed: the queue is only ever drained whole. */
-	if (s->q_len == 0)
-		s->q_bytes = 0;
 	return m;
 }

@@ -30,6 +30,7 @@ struct tr_pend {
 	bool reverify;               /* trusted peer whose validity expired (§5.2.4) */
 	uint32_t nonce_sent;         /* RFC 6081 Nonce trailer value of this round */
 	struct rte_mbuf *q[TR_PEND_QMAX];
+	uint16_t q_size[TR_PEND_QMAX];   /* IPv6 bytes each queued packet counts for */
 };
 
 struct tr_pend_pool {

@@ -159,7 +159,12 @@ static void pending_queue_fifo_and_caps(void **state)
 	assert_int_equal(p.q_total, 2);
 	/* FIFO: out in arrival order (Miredo's LIFO is a known bug). */
 	assert_ptr_equal(tr_pend_pop(&p, s), m[0]);
+	/* A pop gives its bytes back: 600 + 600 fit again. */
+	assert_int_equal(p.slot[s].q_bytes, 600);
+	assert_true(tr_pend_push(&p, s, m[2], 600, 8, 1280, 100));
 	assert_ptr_equal(tr_pend_pop(&p, s), m[1]);
+	assert_ptr_equal(tr_pend_pop(&p, s), m[2]);
+	assert_int_equal(p.slot[s].q_bytes, 0);
 	assert_null(tr_pend_pop(&p, s));
 	/* Release frees whatever is still queued. */
 	assert_true(tr_pend_push(&p, s, m[0], 100, 8, 1280, 100));
