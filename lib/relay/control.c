@@ -344,7 +344,7 @@ static void enqueue(struct tr_control *c, struct tr_peer *p, struct rte_mbuf *m,
 	const struct tr_config *cfg = &c->r->cfg;
 
 	if (!tr_pend_push(&c->pend, p->pend, m, ip6_len, cfg->peer_queue_pkts,
-			  cfg->peer_queue_bytes, cfg->global_queue_pkts)) {
+			  cfg->peer_queue_bytes, c->queue_cap)) {
 		drop(c, m, TR_DROP_TX_QUEUE_OVERFLOW);
 		return;
 	}
@@ -764,6 +764,10 @@ struct tr_control *tr_control_create(struct tr_relay *r)
 			memcpy(c->bubble_key + i, &v, 8);
 		}
 	}
+	/* Queued packets hold mbufs: if they could take the whole pool, the
+	 * rx queues would starve and the relay would stop receiving. A quarter
+	 * of the pool is the most the queues may hold. */
+	c->queue_cap = RTE_MIN(r->cfg.global_queue_pkts, r->cfg.mbufs / 4);
 	c->now = tr_clock_ms(&r->clock);
 	return c;
 }

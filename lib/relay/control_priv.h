@@ -58,6 +58,7 @@ struct tr_control {
 	struct rte_ip_frag_tbl *frag_tbl;
 	struct rte_ip_frag_death_row death_row;
 	uint32_t reasm_held;
+	uint32_t queue_cap;          /* global queued-packet cap, bounded by the mbuf pool */
 	uint64_t last_watchdog_ms;
 	uint64_t neigh4_probe_ms, neigh6_probe_ms;
 	struct { uint32_t ip; uint64_t ms; } arp_probe[TR_ARP_PROBE_SLOTS];
