@@ -90,8 +90,9 @@ size_t tr_build_encap(uint8_t *out, uint32_t src, uint16_t sport, uint32_t dst, 
 	put_be16(udp + 2, dport);
 	put_be16(udp + 4, (uint16_t)(TR_UDP_HLEN + payload_len));
 	put_be16(udp + 6, 0);
-	/* Covers the payload already placed at out + 28 (RFC 768). */
-	ck = tr_udp4_cksum(src, dst, udp, TR_UDP_HLEN + payload_len);
+	/* Covers the payload already placed at out + 28 (RFC 768); for an
+	 * IPv6 payload with a transport checksum, derived from its header. */
+	ck = tr_udp4_teredo_cksum(src, dst, udp, TR_UDP_HLEN + payload_len);
 	memcpy(udp + 6, &ck, 2);
 	return TR_ENCAP_HLEN;
 }

@@ -110,6 +110,13 @@ uint16_t tr_ipv4_hdr_cksum(const uint8_t *ip, size_t ihl_bytes);
  * With the checksum field zeroed it returns the value to store (0 mapped
  * to 0xffff); with a valid non-zero field in place it returns 0. */
 uint16_t tr_udp4_cksum(uint32_t src, uint32_t dst, const uint8_t *udp, size_t udp_len);
+/* One's-complement sum of a whole IPv6 packet (header + payload), equal
+ * modulo 0xffff to tr_cksum_add(0, ip6, len); derived from the header when
+ * a TCP/UDP/ICMPv6 checksum right after it vouches for the payload. */
+uint32_t tr_ipv6_packet_sum(const uint8_t *ip6, size_t len);
+/* tr_udp4_cksum for a datagram whose payload is an IPv6 packet (Teredo):
+ * the same value, computed with tr_ipv6_packet_sum. */
+uint16_t tr_udp4_teredo_cksum(uint32_t src, uint32_t dst, const uint8_t *udp, size_t udp_len);
 /* Upper-layer checksum over IPv6 (RFC 8200 §8.1), same conventions. */
 uint16_t tr_ipv6_l4_cksum(const uint8_t src[16], const uint8_t dst[16], uint8_t next_header,
 			  const uint8_t *l4, size_t l4_len);

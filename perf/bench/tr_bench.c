@@ -586,6 +586,10 @@ int main(int argc, char **argv)
 	take(r, b);
 	r->stop = true;
 	rte_eal_wait_lcore(r->worker_lcore[0]);
+	/* Every frame the measured loop ever took (warm-up included): the
+	 * divisor for instruction counts of the whole run (perf/bench/callgrind.py). */
+	struct rte_eth_stats total;
+	uint64_t worker_rx_total = rte_eth_stats_get(r->port_teredo, &total) == 0 ? total.ipackets : 0;
 
 	double secs = (double)(b->tsc - a->tsc) / hz;
 	/* The rate comes from the device's count, so that a build with
@@ -628,14 +632,15 @@ int main(int argc, char **argv)
 	       ", \"oncpu_cycles_per_pkt\": %.2f, \"cpu_share\": %.4f, \"mpps_per_cpu\": %.4f, \"idle_share\": %.4f, \"tx_packets\": %.0f, \"fwd_teredo\": %.0f, \"fwd_native\": %.0f"
 	       ", \"consumed\": %.0f, \"to_control\": %.0f, \"drops\": %.0f"
 	       ", \"table_bytes\": %" PRIu64 ", \"table_bytes_empty\": %" PRIu64
-	       ", \"bytes_per_peer\": %.2f, \"preload_seconds\": %.3f, \"insert_cycles\": %.1f",
+	       ", \"bytes_per_peer\": %.2f, \"preload_seconds\": %.3f, \"insert_cycles\": %.1f"
+	       ", \"worker_rx_total\": %" PRIu64,
 	       o.label, o.pcap, frames, loaded, r->peers->capacity, o.shards, o.burst, hz, secs, rx,
 	       mpps, 1e3 / mpps, (double)(b->tsc - a->tsc) / rx, busy / rx, (double)(b->tsc - a->tsc) / rx * cpu_share, cpu_share, mpps / cpu_share,
 	       busy + idle > 0 ? idle / (busy + idle) : 0.0, D(tx_packets), D(fwd_teredo),
 	       D(fwd_native), D(consumed), D(to_control), drops, table_bytes,
 	       (uint64_t)(ms1.heap_allocsz_bytes - ms0.heap_allocsz_bytes),
 	       loaded ? (double)table_bytes / (double)loaded : 0.0, (double)(p1 - p0) / hz,
-	       loaded ? (double)(p1 - p0) / (double)loaded : 0.0);
+	       loaded ? (double)(p1 - p0) / (double)loaded : 0.0, worker_rx_total);
 	if (o.stages) {
 		/* Per packet; rewrite = worker_burst - classify - lookup - entry - tx. */
 		/* Cycles counted while the thread was preempted are removed by

@@ -325,6 +325,101 @@ static void test_corruption_detected(void **state)
 	assert_int_not_equal(tr_ipv4_hdr_cksum(b, 20), 0);
 }
 
+
+/* An IPv6 packet of len bytes in p: next header nh, random addresses and
+ * payload, a valid transport checksum when the protocol has one. */
+static void make_ip6(uint8_t *p, size_t len, uint8_t nh, unsigned seed)
+{
+	srand(seed);
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)rand();
+	p[0] = 0x60;
+	p[4] = (uint8_t)((len - 40) >> 8);
+	p[5] = (uint8_t)(len - 40);
+	p[6] = nh;
+	size_t off = nh == 6 ? 16 : nh == TR_NH_UDP ? 6 : nh == TR_NH_ICMPV6 ? 2 : 0;
+
+	if (off == 0 || len < 40 + off + 2)
+		return;
+	memset(p + 40 + off, 0, 2);
+	uint16_t c = tr_ipv6_l4_cksum(p + 8, p + 24, nh, p + 40, len - 40);
+
+	memcpy(p + 40 + off, &c, 2);
+	assert_int_equal(tr_ipv6_l4_cksum(p + 8, p + 24, nh, p + 40, len - 40), 0);
+}
+
+/* The outer UDP checksum of encapsulation, derived from the inner header,
+ * equals the one summed over every byte, for TCP, UDP and ICMPv6 of all
+ * sizes up to the Teredo MTU, and for everything that falls back. */
+static void test_teredo_cksum_derived(void **state)
+{
+	(void)state;
+	static const uint8_t nhs[] = { 6, TR_NH_UDP, TR_NH_ICMPV6, TR_NH_NONE, 0, 44, 43 };
+	static uint8_t u[8 + 1300];
+	const uint32_t src = 0xc6336401, dst = 0xc0000201;
+	unsigned checked = 0;
+
+	for (size_t k = 0; k < sizeof(nhs); k++) {
+		for (size_t len = 40; len <= 1280; len += (len < 120 ? 1 : 37)) {
+			uint8_t *ip6 = u + 8;
+
+			make_ip6(ip6, len, nhs[k], (unsigned)(len * 7 + k));
+			memcpy(u, "\x0d\xd9\x10\x00", 4);
+			u[4] = (uint8_t)((len + 8) >> 8);
+			u[5] = (uint8_t)(len + 8);
+			u[6] = u[7] = 0;
+			assert_int_equal(tr_cksum_finish(tr_ipv6_packet_sum(ip6, len)),
+					 tr_cksum_finish(tr_cksum_add(0, ip6, len)));
+			uint16_t full = tr_udp4_cksum(src, dst, u, len + 8);
+
+			assert_int_equal(tr_udp4_teredo_cksum(src, dst, u, len + 8), full);
+			checked++;
+		}
+	}
+	assert_true(checked > 7 * 100);
+
+	/* Falls back when the header says otherwise: a UDP checksum of 0,
+	 * trailing bytes (RFC 6081 trailer after a bubble), not version 6. */
+	uint8_t *ip6 = u + 8;
+
+	make_ip6(ip6, 100, TR_NH_UDP, 1);
+	ip6[46] = ip6[47] = 0;
+	assert_int_equal(tr_cksum_finish(tr_ipv6_packet_sum(ip6, 100)),
+			 tr_cksum_finish(tr_cksum_add(0, ip6, 100)));
+	make_ip6(ip6, 100, 6, 2);
+	ip6[5] = (uint8_t)(ip6[5] - 6);        /* 6 bytes more than the IPv6 length */
+	assert_int_equal(tr_cksum_finish(tr_ipv6_packet_sum(ip6, 100)),
+			 tr_cksum_finish(tr_cksum_add(0, ip6, 100)));
+	make_ip6(ip6, 100, 6, 3);
+	ip6[0] = 0x45;
+	assert_int_equal(tr_cksum_finish(tr_ipv6_packet_sum(ip6, 100)),
+			 tr_cksum_finish(tr_cksum_add(0, ip6, 100)));
+	make_ip6(ip6, 44, 6, 4);               /* shorter than a TCP header */
+	assert_int_equal(tr_cksum_finish(tr_ipv6_packet_sum(ip6, 44)),
+			 tr_cksum_finish(tr_cksum_add(0, ip6, 44)));
+	assert_int_equal(tr_cksum_finish(tr_ipv6_packet_sum(ip6, 20)),
+			 tr_cksum_finish(tr_cksum_add(0, ip6, 20)));
+}
+
+/* A packet whose inner checksum is wrong gets an outer checksum that does
+ * not verify: the client drops it at UDP instead of at TCP. */
+static void test_teredo_cksum_bad_inner(void **state)
+{
+	(void)state;
+	uint8_t u[8 + 120];
+	const uint32_t src = 0xc6336401, dst = 0xc0000201;
+
+	for (unsigned seed = 0; seed < 200; seed++) {
+		make_ip6(u + 8, 120, 6, seed);
+		u[8 + 40 + 20 + seed % 60] ^= (uint8_t)(1u << (seed % 8));   /* corrupt the payload */
+		memcpy(u, "\x0d\xd9\x10\x00\x00\x80\x00\x00", 8);
+		uint16_t c = tr_udp4_teredo_cksum(src, dst, u, sizeof(u));
+
+		memcpy(u + 6, &c, 2);
+		assert_int_not_equal(tr_udp4_cksum(src, dst, u, sizeof(u)), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +434,8 @@ int main(void)
 		cmocka_unit_test(test_incremental_ttl),
 		cmocka_unit_test(test_udp_zero_maps_to_ffff),
 		cmocka_unit_test(test_corruption_detected),
+		cmocka_unit_test(test_teredo_cksum_derived),
+		cmocka_unit_test(test_teredo_cksum_bad_inner),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,144 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Instructions per packet of terelay's worker, from callgrind (this machine
+has no PMU counters, so `perf stat` cannot count instructions).
+
+tr_bench runs under valgrind --tool=callgrind with collection switched on
+only inside tr_worker_main (the real poll loop: rx burst, classification,
+lookup, rewrite, tx), on the same generated captures as run.py. The
+instruction total is divided by every frame the loop took; the split by
+stage comes from callgrind's inclusive costs of the functions that make up
+each stage.
+
+  /usr/bin/python3 perf/bench/callgrind.py [--build-dir build] [--peers 1000]
+
+Writes perf/results/callgrind.json and callgrind.md. Deterministic, unlike
+cycles: two runs of the same build agree to a fraction of a percent, which
+makes it the measure to compare two builds with on a noisy machine.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+MODES = {'encap': '1:0:0:0', 'decap': '0:1:0:0'}
+
+# Stage -> functions whose inclusive cost it is (a function counted once).
+STAGES = [
+    ('classify', ['tr_classify']),
+    ('lookup', ['tr_peer_lookup_bulk']),
+    ('rewrite', ['tr_encap_mbuf', 'tr_decap_mbuf', 'tr_ipv6_dec_hop']),
+    ('tx', ['tr_tx_flush', 'tr_tx_flush_all']),
+]
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def inclusive_costs(out_file):
+    r = sh(['callgrind_annotate', '--inclusive=yes', '--threshold=100', out_file])
+    costs = {}
+    for line in r.stdout.splitlines():
+        m = re.match(r'\s*([\d,]+)\s+\([^)]*\)\s+(\S+?):(\S+)', line)
+        if m:
+            fn = m.group(3)
+            # a function appears once per source file its code came from
+            # (inlined headers, relative and absolute paths): the largest
+            # inclusive figure is the whole function
+            costs[fn] = max(costs.get(fn, 0), int(m.group(1).replace(",", "")))
+    return costs
+
+
+def measure(args, mode, cap, workdir):
+    out = os.path.join(workdir, 'cg-%s.out' % mode)
+    # One profile per thread: the worker lcore's thread is the one whose
+    # profile holds tr_worker_main (collection is global across threads, so
+    # a --toggle-collect would also count the control lcore's spinning).
+    cmd = ['valgrind', '--tool=callgrind', '--callgrind-out-file=' + out,
+           '--separate-threads=yes',
+           os.path.join(args.build_dir, 'perf', 'tr_bench'), '-l', '0,1', '--no-pci',
+           '--no-huge', '-m', '512', '--no-shconf', '--log-level=lib.*:warning',
+           '--', '--pcap', cap, '--peers', str(args.peers), '--seed', '1', '--servers', '16',
+           '--duration', str(args.duration), '--warmup', '0.2', '--label', mode]
+    r = sh(cmd, timeout=900)
+    res = None
+    for line in r.stdout.splitlines():
+        if line.startswith('RESULT '):
+            # under valgrind a rate can print as inf/nan: not JSON, not needed here
+            res = json.loads(re.sub(r'(-?nan|-?inf)\b', 'null', line[7:]))
+    if res is None or not res.get('worker_rx_total'):
+        sys.exit('callgrind.py: tr_bench under valgrind failed:\n' + r.stderr[-3000:])
+    pkts = res['worker_rx_total']
+    costs = {}
+    for fn in sorted(os.listdir(workdir)):
+        if fn.startswith(os.path.basename(out) + '-'):
+            c = inclusive_costs(os.path.join(workdir, fn))
+            if c.get('tr_worker_main', 0) > costs.get('tr_worker_main', 0):
+                costs = c
+    total = costs.get('tr_worker_main', 0)
+    rec = {'mode': mode, 'peers': args.peers, 'packets': pkts,
+           'instructions_per_pkt': round(total / pkts, 1), 'stages': {}}
+    known = 0
+    for name, fns in STAGES:
+        v = sum(costs.get(f, 0) for f in fns)
+        rec['stages'][name] = round(v / pkts, 1)
+        known += v
+    burst = costs.get('tr_worker_burst', 0)
+    # rx = the loop minus the burst handling and the flushes outside it.
+    rec['stages']['rx_and_loop'] = round((total - burst - costs.get('tr_tx_flush_all', 0)) / pkts, 1)
+    rec['stages']['decide_and_counters'] = round(
+        (burst - sum(costs.get(f, 0) for f in ['tr_classify', 'tr_peer_lookup_bulk', 'tr_encap_mbuf',
+                                                'tr_decap_mbuf', 'tr_ipv6_dec_hop', 'tr_tx_flush'])) / pkts, 1)
+    top = sorted(((c, f) for f, c in costs.items() if c < total), reverse=True)[:12]
+    rec['top_inclusive'] = [{'function': f, 'instructions_per_pkt': round(c / pkts, 1)} for c, f in top]
+    return rec
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--build-dir', default=os.path.join(REPO, 'build'))
+    ap.add_argument('--peers', type=int, default=1000)
+    ap.add_argument('--duration', type=float, default=2.0, help='seconds under valgrind (~50x slower)')
+    ap.add_argument('--out-dir', default=os.path.join(REPO, 'perf', 'results'))
+    ap.add_argument('--gen', default=None, help='tr_gen to use (default: the build directory\'s)')
+    args = ap.parse_args()
+    args.gen = args.gen or os.path.join(args.build_dir, 'perf', 'tr_gen')
+    for tool in ('valgrind', 'callgrind_annotate'):
+        if sh(['which', tool]).returncode != 0:
+            sys.exit('callgrind.py: %s not found (apt-get install valgrind)' % tool)
+    recs = []
+    with tempfile.TemporaryDirectory(prefix='trcg-') as wd:
+        for mode, mix in MODES.items():
+            cap = os.path.join(wd, 'cap-%s.pcap' % mode)
+            g = sh([args.gen, '--out', cap, '--clients',
+                    str(args.peers), '--servers', '16', '--hosts', '256', '--packets', '16384',
+                    '--seed', '1', '--mix', mix, '--size', '104'])
+            if g.returncode != 0:
+                sys.exit('callgrind.py: tr_gen failed: ' + g.stderr)
+            rec = measure(args, mode, cap, wd)
+            print('%s %d peers: %.1f instructions/packet  %s' % (
+                mode, args.peers, rec['instructions_per_pkt'],
+                ' '.join('%s %.1f' % kv for kv in rec['stages'].items())), flush=True)
+            recs.append(rec)
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(os.path.join(args.out_dir, 'callgrind.json'), 'w') as f:
+        json.dump(recs, f, indent=1)
+    with open(os.path.join(args.out_dir, 'callgrind.md'), 'w') as f:
+        f.write('| mode | peers | instructions/pkt | rx+loop | classify | lookup | rewrite | tx | decide+counters |\n')
+        f.write('|---|---:|---:|---:|---:|---:|---:|---:|---:|\n')
+        for r in recs:
+            s = r['stages']
+            f.write('| %s | %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n' % (
+                r['mode'], r['peers'], r['instructions_per_pkt'], s['rx_and_loop'], s['classify'],
+                s['lookup'], s['rewrite'], s['tx'], s['decide_and_counters']))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
