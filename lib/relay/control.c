@@ -168,8 +168,9 @@ static enum bubble_result send_bubble(struct tr_control *c, struct tr_pend *s, s
 {
 	struct tr_relay *r = c->r;
 	struct tr_addr_info ai;
+	const uint8_t *addr = tr_peer_key(r->peers, s->peer);
 
-	if (tr_addr_decode(p->addr, &ai) != 0)
+	if (addr == NULL || tr_addr_decode(addr, &ai) != 0)
 		return BUBBLE_LIMITED;
 	/* Never a packet cannon against Teredo servers (notes §4). */
 	struct tr_bucket *sb = &c->server_bucket[rte_jhash_1word(ai.server, 0) & (TR_SERVER_BUCKETS - 1)];
@@ -191,13 +192,13 @@ static enum bubble_result send_bubble(struct tr_control *c, struct tr_pend *s, s
 	if (m == NULL)
 		return BUBBLE_LIMITED;
 	uint8_t src[16] = { 0xfe, 0x80 };
-	uint64_t iid = bubble_iid(c, p->addr, nonce_epoch(c));
+	uint64_t iid = bubble_iid(c, addr, nonce_epoch(c));
 
 	for (int i = 15; i >= 8; i--, iid >>= 8)
 		src[i] = (uint8_t)iid;
 	const uint16_t off = TR_ETH_HLEN + TR_ENCAP_HLEN;
 	uint8_t *b = rte_pktmbuf_mtod_offset(m, uint8_t *, off);
-	tr_build_bubble(b, src, p->addr);
+	tr_build_bubble(b, src, addr);
 	if (trailer != 0)
 		tr_build_nonce_trailer(b + TR_IPV6_HLEN, s->nonce_sent);
 	/* RFC 4380 §5.4.1 case 3: the indirect bubble goes to the server. */
@@ -258,7 +259,10 @@ static void give_up(struct tr_control *c, struct tr_pend *s)
 		icmp6_about(c, m, TR_ETH_HLEN, (uint16_t)(m->pkt_len - TR_ETH_HLEN), 1, 3, 0);
 		drop(c, m, TR_DROP_TX_VERIFY_FAILED);
 	}
-	tr_negcache_add(&c->neg, p->addr, s->first_bubble_ms + c->r->cfg.bubble_window_s * 1000ULL);
+	const uint8_t *addr = tr_peer_key(c->r->peers, s->peer);
+
+	if (addr != NULL)
+		tr_negcache_add(&c->neg, addr, s->first_bubble_ms + c->r->cfg.bubble_window_s * 1000ULL);
 	TR_INC(&c->lc->cnt, peers_unverified_removed);
 	remove_peer(c, s->peer);
 }
@@ -298,7 +302,7 @@ static struct tr_pend *start_verify(struct tr_control *c, struct tr_peer_ref ref
 	p->pend = i;
 	p->bubbles = 0;
 	s->reverify = reverify;
-	s->nonce_sent = trailer_nonce(c, p->addr, nonce_epoch(c));
+	s->nonce_sent = trailer_nonce(c, tr_peer_key(c->r->peers, ref), nonce_epoch(c));
 	if (tr_ms_since(now32(c), p->last_tx) >= (int32_t)c->r->cfg.bubble_interval_ms)
 		bubble_and_arm(c, i, s, p);
 	else

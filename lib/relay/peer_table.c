@@ -158,7 +158,6 @@ struct tr_peer_ref tr_peer_add(struct tr_peer_table *t, const uint8_t in_key[16]
 	 * store below publishes it, so a racing worker hands the packet to
 	 * control instead of using half-written fields. */
 	struct tr_peer *p = &sh->peers[r.pos];
-	memcpy(p->addr, key, 16);
 	p->last_rx = now_ms - 30000;   /* RFC 4380 §5.2.6: 30 s before now */
 	p->last_tx = now_ms - 30000;
 	p->created = now_ms;
@@ -175,8 +174,14 @@ void tr_peer_del(struct tr_peer_table *t, struct tr_peer_ref r)
 	struct tr_peer_shard *sh = &t->shard[r.shard];
 	struct tr_peer *p = &sh->peers[r.pos];
 
+	const uint8_t *stored = tr_peer_key(t, r);
+	struct tr_aligned_key k;
+
 	tr_peer_set_mapping(p, 0, 0, TR_PEER_FREE);
-	int32_t pos = rte_hash_del_key(sh->hash, p->addr);
+	if (stored == NULL)
+		return;
+	memcpy(k.b, stored, 16);         /* the hash's own copy goes with the entry */
+	int32_t pos = rte_hash_del_key(sh->hash, k.b);
 	if (pos < 0)
 		return;
 	/* A lock-free table keeps the position until told: with QSBR the hash
@@ -186,6 +191,15 @@ void tr_peer_del(struct tr_peer_table *t, struct tr_peer_ref r)
 		rte_hash_free_key_with_position(sh->hash, pos);
 	sh->count--;
 	t->count--;
+}
+
+const uint8_t *tr_peer_key(const struct tr_peer_table *t, struct tr_peer_ref r)
+{
+	void *key;
+
+	if (r.pos < 0 || rte_hash_get_key_with_position(t->shard[r.shard].hash, r.pos, &key) != 0)
+		return NULL;
+	return key;
 }
 
 size_t tr_peer_table_memory(const struct tr_peer_table *t)

@@ -239,7 +239,9 @@ static int cmd_peer(const char *cmd, const char *params, struct rte_tel_data *d)
 	uint8_t bubbles = __atomic_load_n(&p->bubbles, __ATOMIC_RELAXED);
 	enum tr_peer_state st = tr_map_state(mp);
 
-	if (memcmp(p->addr, key, 16) != 0 || st == TR_PEER_FREE) {
+	const uint8_t *stored = tr_peer_key(r->peers, ref);
+
+	if (stored == NULL || memcmp(stored, key, 16) != 0 || st == TR_PEER_FREE) {
 		rte_tel_data_add_dict_u64(d, "found", 0);
 		tel_leave();
 		return 0;

@@ -206,7 +206,7 @@ void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 
 	if (nk > 0)
 		tr_peer_lookup_bulk(r->peers, keys, nk, refs);
-	/* With large tables the 64-byte entries miss the caches: start all the
+	/* With large tables the 32-byte entries miss the caches: start all the
 	 * loads now, use them below. */
 	for (unsigned k = 0; k < nk; k++)
 		if (refs[k].pos >= 0)

@@ -1045,7 +1045,7 @@ def _peer_flood(ini, trust):
     rss_b, rss_f = base.stats["rss_peak_kb"], st["rss_peak_kb"]
     growth = rss_f - rss_b
     # Bound: what the caps let the flood touch that the baseline run did not.
-    #  peer table: capacity x 64 B entries, plus the rte_hash (16 B key + 8 B data per key slot,
+    #  peer table: capacity x 32 B entries, plus the rte_hash (16 B key + 8 B data per key slot,
     #  64 B buckets per 8 keys, free-slot ring, x 1.25 headroom): capacity x 128 B in all;
     #  pending pool: pending_capacity x 128 B; negative cache: 65536 x 64 B (default size);
     #  slack: 8 MiB for libpcap/stdio buffers and allocator rounding.

@@ -65,7 +65,7 @@ static void add_lookup_delete(void **state)
 			assert_true(refs[i].pos >= 0);
 			assert_int_equal(refs[i].pos, one.pos);
 			assert_int_equal(refs[i].shard, one.shard);
-			assert_memory_equal(tr_peer_at(t, refs[i])->addr, kb[i], 16);
+			assert_memory_equal(tr_peer_key(t, refs[i]), kb[i], 16);
 		} else {
 			assert_true(refs[i].pos < 0);
 		}
