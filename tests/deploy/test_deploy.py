@@ -3,7 +3,9 @@
 """Deployment tests (issue 8): drivers-cfg profiles, --check-config on every
 profile a virtual device can stand in for, profile errors, multi-queue RSS.
 
-  test_deploy.py --terelay T --profile-check P --profiles DIR --case NAME
+  test_deploy.py --terelay T --profile-check P --profiles DIR [--feeder F] --case NAME
+
+(--feeder: tests/deploy/mq_feeder, for the case multiqueue only.)
 """
 import argparse
 import collections
@@ -15,7 +17,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 
 EAL = ["--no-huge", "--no-shconf", "-m", "512", "--no-pci", "--log-level=lib.eal:error"]
 # Two vCPUs: three lcores, the two workers share cpu 1 (the EAL allows it).
@@ -75,7 +76,8 @@ def case_schema():
     keys = subprocess.run([A.profile_check, "--keys"], stdout=subprocess.PIPE, check=True)
     schema = [l.split()[0] for l in keys.stdout.decode().splitlines()]
     check(len(schema) >= 15, "schema too small: %r" % schema)
-    want = ["mlx5", "ice", "i40e", "ixgbe", "virtio", "vmxnet3", "af_xdp", "af_packet", "tap", "pcap", "null"]
+    want = ["mlx5", "ice", "i40e", "ixgbe", "virtio", "vmxnet3", "af_xdp", "af_packet", "tap", "pcap", "null",
+            "memif"]
     files = sorted(f for f in os.listdir(A.profiles) if f.endswith(".ini"))
     check(sorted(w + ".ini" for w in want) == files, "profiles %r, expected %r" % (files, want))
     for f in files:
@@ -247,7 +249,7 @@ def case_check_errors():
 
 # ------------------------------------------------------------------ multi-queue
 
-RELAY_MAC = "02:70:63:61:70:00"   # net_pcap port 0's MAC
+RELAY_MAC = "02:70:63:61:70:00"   # given to terelay's net_memif port (mac=)
 
 
 def teredo_addr(server, port, nat):
@@ -287,7 +289,8 @@ def story(n_clients):
 
 
 # Toeplitz with the well-known 40-byte default key: what a NIC's RSS does with the
-# profile's fields (IPv4: addresses + UDP ports, IPv6: addresses), to split the input.
+# RSS profiles' fields (IPv4: addresses + UDP ports, IPv6: addresses), to split the input.
+# mq_feeder.c spreads the frames with rte_softrss() and the same key: the case checks both.
 RSS_KEY = bytes([0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f,
                  0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
                  0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa])
@@ -305,62 +308,87 @@ def toeplitz(data):
 
 
 def rss_queue(fr, n):
+    """The queue of n a NIC with RSS on those fields picks (hash modulo n: the default
+    redirection table); the ports only for unfragmented UDP; not IP: queue 0."""
     if fr[12:14] == b"\x86\xdd":
         return toeplitz(fr[22:54]) % n
+    if fr[12:14] != b"\x08\x00":
+        return 0
     ip = fr[14:]
     ihl = (ip[0] & 0xf) * 4
-    return toeplitz(ip[12:20] + ip[ihl:ihl + 4]) % n
+    frag = struct.unpack("!H", ip[6:8])[0] & 0x3fff
+    ports = ip[ihl:ihl + 4] if ip[9] == 17 and not frag else b""
+    return toeplitz(ip[12:20] + ports) % n
 
 
-def inject(iface, path):
-    """(inside the namespace) send a capture's frames out of iface."""
-    from scapy.all import rdpcap, sendp
-    sendp(rdpcap(path), iface=iface, verbose=False, inter=0.002)   # paced: libpcap rx drops bursts
+def read_until(proc, word, log):
+    """Lines of proc's stdout up to the one starting with word (kept in log); '' at EOF."""
+    while True:
+        line = proc.stdout.readline().decode(errors="replace")
+        if not line:
+            return ""
+        log.append(line)
+        if line.startswith(word):
+            return line
 
 
-def run_live(phases, tmp, label, n_workers):
-    """terelay in the namespace on one net_pcap port whose rx queue q is interface dq (fed from
-    its veth peer sq); tx queue w is a file. Each phase is sent, split by RSS, then given 1.5 s."""
-    from scapy.all import wrpcap, rdpcap, Ether
-    vdev = "net_pcap0" + "".join(",rx_iface=d%d" % q for q in range(n_workers))
-    outs = [os.path.join(tmp, "%s-out%d.pcap" % (label, q)) for q in range(n_workers + 1)]
-    vdev += "".join(",tx_pcap=" + o for o in outs)
+def run_live(phase_files, tmp, label, n_workers):
+    """terelay, memif client with one rx queue per worker and one tx queue per lcore, against
+    mq_feeder, the memif server: it sends each phase split by RSS over terelay's rx queues,
+    1 s apart, and writes what terelay's tx queue q sent to <label>-outq.pcap."""
+    from scapy.all import rdpcap
+    sock = os.path.join(tmp, "%s.sock" % label)
+    outp = os.path.join(tmp, "%s-out" % label)
+    fcmd = [A.feeder] + EAL + ["--file-prefix", "depmqf%s%d" % (label, os.getpid()),
+                               "--lcores", "0@(0,1)", "--vdev", "net_memif0,role=server,id=0,socket=" + sock,
+                               "--", "--rxq", str(n_workers + 1), "--txq", str(n_workers), "--out", outp,
+                               "--start-ms", "500", "--pause-ms", "1000", "--max-ms", "30000"] + phase_files
     cfg = os.path.join(tmp, "%s.ini" % label)
     with open(cfg, "w") as f:
-        f.write(ini("net_pcap0", profile="pcap", extra=(
+        f.write(ini("net_memif0", profile="memif", extra=(
             "[nexthop]\nipv4_gateway_mac = 02:00:00:00:00:04\nipv6_gateway_mac = 02:00:00:00:00:06\n"
             "[bubbles]\nnonce_trailer = false\n[telemetry]\nsummary_interval = 0\n")))
     stats = os.path.join(tmp, "%s.json" % label)
     lcores = "0@0," + ",".join("%d@1" % (w + 1) for w in range(n_workers))
-    cmd = ["ip", "netns", "exec", NS, A.terelay] + EAL + [
+    cmd = [A.terelay] + EAL + [
         "--file-prefix", "depmq%s%d" % (label, os.getpid()), "--lcores", lcores,
-        "--vdev", vdev, "--", "-c", cfg, "--stats-json", stats]
-    print("$ " + " ".join(cmd))
+        "--vdev", "net_memif0,role=client,id=0,socket=%s,mac=%s" % (sock, RELAY_MAC),
+        "--", "-c", cfg, "--stats-json", stats]
     env = dict(os.environ, TERELAY_PROFILE_DIR=A.profiles)
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    flog, p = [], None
+    print("$ " + " ".join(fcmd))
+    fd = subprocess.Popen(fcmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        time.sleep(3)
-        check(p.poll() is None, "%s: terelay did not start" % label)
-        for i, frames in enumerate(phases):
-            split = [[] for _ in range(n_workers)]
-            for fr in frames:
-                split[rss_queue(fr, n_workers)].append(fr)
-            for q in range(n_workers):
-                if split[q]:
-                    path = os.path.join(tmp, "%s-ph%d-q%d.pcap" % (label, i, q))
-                    wrpcap(path, [Ether(x) for x in split[q]])
-                    subprocess.run(["ip", "netns", "exec", NS, sys.executable, os.path.abspath(__file__),
-                                    "--inject", "s%d" % q, path], check=True)
-            time.sleep(1.5)
+        check(read_until(fd, "listening", flog), "%s: feeder did not start" % label)
+        print("$ " + " ".join(cmd))
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+        check(read_until(fd, "done", flog), "%s: feeder stopped before the end" % label)
     finally:
-        p.send_signal(signal.SIGINT)
-        out, _ = p.communicate(timeout=30)
-        print(out.decode(errors="replace"))
+        if p is not None:
+            p.send_signal(signal.SIGINT)
+            out, _ = p.communicate(timeout=30)
+            print(out.decode(errors="replace"))
+        try:                                   # the feeder ends when terelay disconnects
+            rest, _ = fd.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            fd.send_signal(signal.SIGINT)
+            rest, _ = fd.communicate(timeout=10)
+        flog.append(rest.decode(errors="replace"))
+        print("".join(flog))
     check(p.returncode == 0, "%s: terelay exited %d" % (label, p.returncode))
+    check(fd.returncode == 0, "%s: feeder exited %d" % (label, fd.returncode))
+    text = "".join(flog)
+    key = re.search(r"^key ([0-9a-f]+)$", text, re.M)
+    check(key and key.group(1) == RSS_KEY.hex(), "%s: feeder's RSS key %s is not RSS_KEY"
+          % (label, key.group(1) if key else None))
+    queued = [[int(x) for x in m.split()] for m in re.findall(r"^phase \d+: queued ([\d ]+)$", text, re.M)]
+    received = [int(x) for x in re.search(r"^received ([\d ]+)$", text, re.M).group(1).split()]
     import json
     st = json.load(open(stats))
-    per_q = [[bytes(x) for x in rdpcap(o)] if os.path.getsize(o) > 24 else [] for o in outs]
-    return st, per_q
+    per_q = [[bytes(x) for x in rdpcap("%s%d.pcap" % (outp, q))] for q in range(n_workers + 1)]
+    check([len(x) for x in per_q] == received, "%s: captures hold %r frames, feeder counted %r"
+          % (label, [len(x) for x in per_q], received))
+    return st, per_q, queued
 
 
 def normalize(fr):
@@ -376,53 +404,54 @@ def normalize(fr):
 
 
 def case_multiqueue():
-    """2 workers on 2 rx queues (input split by Toeplitz RSS on the profile's fields) forward the
-    same frames as 1 worker on 1 queue, and each worker forwards what its own queue brought."""
+    """2 workers on 2 rx queues (input split by Toeplitz RSS on the RSS profiles' fields) forward the
+    same frames as 1 worker on 1 queue, and each worker forwards what its own queue brought.
+    The device is a multi-queue net_memif port whose peer, mq_feeder, plays the NIC: lossless
+    (memif rings, retried bursts), so every frame must arrive; a loss is a failure."""
+    from scapy.all import wrpcap, Ether
+    check(A.feeder, "multiqueue needs --feeder (mq_feeder)")
     ph = story(48)
     tmp = tempfile.mkdtemp(prefix="trdep-mq-")
-    netns_up()
     try:
-        for q in range(2):
-            sh("ip -n %s link add s%d type veth peer name d%d" % (NS, q, q))
-            sh("ip -n %s link set s%d up && ip -n %s link set d%d up" % (NS, q, NS, q))
-            sh("ip netns exec %s sysctl -qw net.ipv6.conf.d%d.disable_ipv6=1 "
-               "net.ipv6.conf.s%d.disable_ipv6=1" % (NS, q, q))   # no kernel ND/MLD noise
+        files = []
+        for i, frames in enumerate(ph):
+            files.append(os.path.join(tmp, "ph%d.pcap" % i))
+            wrpcap(files[-1], [Ether(x) for x in frames])
+        split = [[[rss_queue(f, n) for f in frames].count(q) for q in range(n)] for n in (1, 2)
+                 for frames in ph]
         split3 = [rss_queue(f, 2) for f in ph[2]]
         check(split3.count(0) > 20 and split3.count(1) > 20, "harness: RSS split %d/%d"
               % (split3.count(0), split3.count(1)))
         n_in = sum(len(p) for p in ph)
-
-        def complete_run(label, nw):
-            # libpcap on a veth occasionally drops part of a burst before DPDK sees it: a run
-            # that did not receive every frame says nothing about the relay, so it is repeated.
-            for attempt in range(4):
-                st, q = run_live(ph, tmp, "%s%d" % (label, attempt), nw)
-                if st["rx_packets"] == n_in:
-                    return st, q
-                print("%s: received %d of %d frames (capture loss), again" % (label, st["rx_packets"], n_in))
-            return st, q
-        st1, q1 = complete_run("w1", 1)
-        st2, q2 = complete_run("w2", 2)
+        st1, q1, queued1 = run_live(files, tmp, "w1", 1)
+        st2, q2, queued2 = run_live(files, tmp, "w2", 2)
+        # the feeder's rte_softrss split is the one computed here
+        check(queued1 + queued2 == split, "feeder split %r, expected %r" % (queued1 + queued2, split))
         for st, label in ((st1, "1 worker"), (st2, "2 workers")):
             check(st["rx_packets"] == n_in, "%s: rx %d of %d" % (label, st["rx_packets"], n_in))
             check(st.get("accounting_ok") is True, "%s: accounting not ok" % label)
+            check(st.get("drops_total") == 0, "%s: %s drops" % (label, st.get("drops_total")))
         for k in ("rx_packets", "tx_packets", "decapsulated", "encapsulated", "peers_trusted",
                   "bubbles_sent", "drops_total"):
             check(st1.get(k) == st2.get(k), "%s: %s with 1 worker, %s with 2" % (k, st1.get(k), st2.get(k)))
+        for q, st, label in ((q1, st1, "1 worker"), (q2, st2, "2 workers")):
+            check(sum(len(x) for x in q) == st["tx_packets"], "%s: %d frames captured, tx_packets %d"
+                  % (label, sum(len(x) for x in q), st["tx_packets"]))
         all1 = collections.Counter(normalize(f) for q in q1 for f in q)
         all2 = collections.Counter(normalize(f) for q in q2 for f in q)
         check(sum(all1.values()) >= 3 * 48, "1 worker sent only %d frames" % sum(all1.values()))
         check(all1 == all2, "output differs: %d frames only with 1 worker, %d only with 2"
               % (sum((all1 - all2).values()), sum((all2 - all1).values())))
         # phase 3 is the workers' own: worker w sends on tx queue w what rx queue w brought
+        check(len(q1[0]) == len(split3), "1 worker forwarded %d of %d phase-3 frames" % (len(q1[0]), len(split3)))
         for w in range(2):
             check(len(q2[w]) == split3.count(w), "worker %d forwarded %d, its queue had %d phase-3 frames"
                   % (w, len(q2[w]), split3.count(w)))
-        print("multiqueue: %d frames in; phase 3 split %d/%d by RSS and forwarded %d/%d by the two "
-              "workers; control sent %d; output identical to 1 worker"
-              % (n_in, split3.count(0), split3.count(1), len(q2[0]), len(q2[1]), len(q2[2])))
+        print("multiqueue: %d frames in (phases %s); phase 3 split %d/%d by RSS and forwarded %d/%d by "
+              "the two workers; control sent %d (1 worker: %d); output identical to 1 worker"
+              % (n_in, "/".join(str(len(p)) for p in ph), split3.count(0), split3.count(1),
+                 len(q2[0]), len(q2[1]), len(q2[2]), len(q1[1])))
     finally:
-        netns_down()
         shutil.rmtree(tmp)
 
 
@@ -431,13 +460,11 @@ CASES = collections.OrderedDict((n[5:], f) for n, f in sorted(globals().items())
 
 def main():
     global A
-    if len(sys.argv) == 4 and sys.argv[1] == "--inject":
-        inject(sys.argv[2], sys.argv[3])
-        return 0
     ap = argparse.ArgumentParser()
     ap.add_argument("--terelay", required=True)
     ap.add_argument("--profile-check", required=True)
     ap.add_argument("--profiles", required=True)
+    ap.add_argument("--feeder", help="mq_feeder (case multiqueue)")
     ap.add_argument("--case", required=True, choices=list(CASES))
     A = ap.parse_args()
     try:
