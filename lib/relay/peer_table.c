@@ -28,7 +28,7 @@ struct tr_peer_table *tr_peer_table_create(const char *name, uint32_t capacity, 
 	if (t == NULL)
 		return NULL;
 	t->n_shards = n_shards;
-	t->shard_mask = n_shards - 1;
+	t->shard_shift = 32 - (uint32_t)__builtin_ctz(n_shards);
 	t->deferred_free = qsbr != NULL;
 
 	uint32_t per_shard = RTE_MAX((capacity + n_shards - 1) / n_shards, SHARD_MIN_ENTRIES);
@@ -42,7 +42,7 @@ struct tr_peer_table *tr_peer_table_create(const char *name, uint32_t capacity, 
 			.entries = per_shard,
 			.key_len = 16,
 			.hash_func = rte_hash_crc,
-			.hash_func_init_val = 0,
+			.hash_func_init_val = TR_PEER_HASH_SEED,
 			.socket_id = socket,
 			/* Lock-free readers, one writer; the extendable table keeps
 			 * inserts from failing on bucket collisions before capacity. */
@@ -87,41 +87,49 @@ void tr_peer_lookup_bulk(const struct tr_peer_table *t, const uint8_t *const *in
 			 struct tr_peer_ref *refs)
 {
 	struct tr_aligned_key copy[RTE_HASH_LOOKUP_BULK_MAX];
-	const uint8_t *keys[RTE_HASH_LOOKUP_BULK_MAX];
+	const void *keys[RTE_HASH_LOOKUP_BULK_MAX];
+	hash_sig_t sig[RTE_HASH_LOOKUP_BULK_MAX];
+	uint8_t shard_of[RTE_HASH_LOOKUP_BULK_MAX];
+	int32_t pos[RTE_HASH_LOOKUP_BULK_MAX];
+	uint64_t present = 0;
 
+	if (n == 0)
+		return;
 	for (unsigned i = 0; i < n; i++) {
 		memcpy(copy[i].b, in_keys[i], 16);
 		keys[i] = copy[i].b;
+		sig[i] = tr_peer_hash(&copy[i]);
+		shard_of[i] = (uint8_t)tr_peer_shard_of_sig(t, sig[i]);
+		present |= 1ull << shard_of[i];
 	}
-	if (t->n_shards == 1) {
-		int32_t pos[RTE_HASH_LOOKUP_BULK_MAX];
+	if (present == 1ull << shard_of[0]) {
+		/* One shard in the burst (always so with one shard): no regrouping. */
+		uint32_t s = shard_of[0];
 
-		rte_hash_lookup_bulk(t->shard[0].hash, (const void **)(uintptr_t)keys, n, pos);
+		rte_hash_lookup_with_hash_bulk(t->shard[s].hash, keys, sig, n, pos);
 		for (unsigned i = 0; i < n; i++)
-			refs[i] = (struct tr_peer_ref){ .shard = 0, .pos = pos[i] };
+			refs[i] = (struct tr_peer_ref){ .shard = s, .pos = pos[i] };
 		return;
 	}
 
-	/* Group the keys by shard, one bulk lookup per shard. */
+	/* Group the keys by shard, one bulk lookup per shard present. */
 	const void *sk[RTE_HASH_LOOKUP_BULK_MAX];
+	hash_sig_t ss[RTE_HASH_LOOKUP_BULK_MAX];
 	uint8_t idx[RTE_HASH_LOOKUP_BULK_MAX];
-	uint8_t shard_of[RTE_HASH_LOOKUP_BULK_MAX];
-	int32_t pos[RTE_HASH_LOOKUP_BULK_MAX];
 
-	for (unsigned i = 0; i < n; i++)
-		shard_of[i] = (uint8_t)tr_peer_shard_of(t, keys[i]);
-	for (uint32_t s = 0; s < t->n_shards; s++) {
+	while (present != 0) {
+		uint32_t s = (uint32_t)__builtin_ctzll(present);
 		unsigned m = 0;
 
+		present &= present - 1;
 		for (unsigned i = 0; i < n; i++) {
 			if (shard_of[i] == s) {
 				sk[m] = keys[i];
+				ss[m] = sig[i];
 				idx[m++] = (uint8_t)i;
 			}
 		}
-		if (m == 0)
-			continue;
-		rte_hash_lookup_bulk(t->shard[s].hash, sk, m, pos);
+		rte_hash_lookup_with_hash_bulk(t->shard[s].hash, sk, ss, m, pos);
 		for (unsigned j = 0; j < m; j++)
 			refs[idx[j]] = (struct tr_peer_ref){ .shard = s, .pos = pos[j] };
 	}
@@ -132,9 +140,11 @@ struct tr_peer_ref tr_peer_lookup(const struct tr_peer_table *t, const uint8_t i
 	struct tr_aligned_key k;
 
 	memcpy(k.b, in_key, 16);
-	uint32_t s = tr_peer_shard_of(t, k.b);
+	hash_sig_t sig = tr_peer_hash(&k);
+	uint32_t s = tr_peer_shard_of_sig(t, sig);
 
-	return (struct tr_peer_ref){ .shard = s, .pos = rte_hash_lookup(t->shard[s].hash, k.b) };
+	return (struct tr_peer_ref){ .shard = s,
+				     .pos = rte_hash_lookup_with_hash(t->shard[s].hash, k.b, sig) };
 }
 
 struct tr_peer_ref tr_peer_add(struct tr_peer_table *t, const uint8_t in_key[16], uint32_t ip,

@@ -64,7 +64,7 @@ struct tr_peer_shard {
 
 struct tr_peer_table {
 	uint32_t n_shards;       /* power of two */
-	uint32_t shard_mask;
+	uint32_t shard_shift;    /* shard = hash >> shift: 32 - log2(n_shards) */
 	uint32_t capacity;       /* total */
 	uint32_t count;          /* control only */
 	bool deferred_free;      /* QSBR attached: the hash frees positions after a grace period */
@@ -87,14 +87,27 @@ struct tr_aligned_key {
 	uint8_t b[16];
 } __rte_aligned(16);
 
-/* Shard of a key: CRC32 with its own seed, so shard choice does not
- * correlate with the bucket/signature bits the shard's hash uses. */
+/* Every shard's rte_hash uses this function and seed, so the one CRC a key
+ * costs picks its shard (top bits) and, handed to rte_hash, its bucket and
+ * signature (rte_hash uses the low bits for the bucket). */
+#define TR_PEER_HASH_SEED 0u
+
+static inline hash_sig_t tr_peer_hash(const struct tr_aligned_key *k)
+{
+	return rte_hash_crc(k->b, 16, TR_PEER_HASH_SEED);
+}
+
+static inline uint32_t tr_peer_shard_of_sig(const struct tr_peer_table *t, hash_sig_t sig)
+{
+	return (uint32_t)((uint64_t)sig >> t->shard_shift);
+}
+
 static inline uint32_t tr_peer_shard_of(const struct tr_peer_table *t, const uint8_t key[16])
 {
 	struct tr_aligned_key k;
 
 	memcpy(k.b, key, 16);
-	return rte_hash_crc(k.b, 16, 0x9e3779b9u) & t->shard_mask;
+	return tr_peer_shard_of_sig(t, tr_peer_hash(&k));
 }
 
 static inline struct tr_peer *tr_peer_at(const struct tr_peer_table *t, struct tr_peer_ref r)
