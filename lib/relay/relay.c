@@ -71,6 +71,7 @@ static int setup_lcores(struct tr_relay *r)
 		lc->lcore_id = i;
 		lc->tx_teredo = &lc->txq[0];
 		lc->tx_native = r->port_teredo == r->port_native ? &lc->txq[0] : &lc->txq[1];
+		lc->encap_ready = false;        /* identity and MAC may differ from a past run */
 	}
 	for (unsigned w = 0; w < r->n_workers; w++) {
 		struct tr_lcore *lc = &r->lc[r->worker_lcore[w]];

@@ -52,6 +52,8 @@ struct tr_lcore {
 	struct tr_txq *tx_teredo;       /* &txq[0] */
 	struct tr_txq *tx_native;       /* &txq[1], or &txq[0] when one port carries both */
 	uint16_t ip_id;                 /* RFC 6864: per-lcore IPv4 ID (DF clear) */
+	bool encap_ready;               /* encap set from the relay's identity at first use */
+	struct tr_encap_tmpl encap;
 	uint64_t processed;             /* replay lockstep: packets handled */
 	uint64_t heartbeat;             /* incremented every loop, read by control */
 	uint64_t last_flush_tsc;

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include <rte_byteorder.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_udp.h>
@@ -62,13 +63,17 @@ int tr_encap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uin
 	if (m->pkt_len > want)
 		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - want));
 
-	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
-	struct rte_ether_addr dst;
+	/* The identity and MAC are fixed once the ports are up: the template
+	 * is filled on this lcore's first encapsulation. */
+	if (unlikely(!lc->encap_ready)) {
+		tr_encap_tmpl_init(&lc->encap, r->mac_teredo.addr_bytes, r->id.ipv4, r->id.port,
+				   r->cfg.ttl);
+		lc->encap_ready = true;
+	}
+	uint64_t mac_be = rte_cpu_to_be_64(dst_mac << 16);   /* 6 bytes, wire order */
 
-	tr_u64_to_mac(dst_mac, &dst);
-	tr_build_eth(f, dst.addr_bytes, r->mac_teredo.addr_bytes, TR_ETHERTYPE_IPV4);
-	tr_build_encap(f + TR_ETH_HLEN, r->id.ipv4, r->id.port, ip, port, lc->ip_id++,
-		       r->cfg.ttl, ip6_len);
+	tr_encap_tmpl_write(&lc->encap, rte_pktmbuf_mtod(m, uint8_t *), (const uint8_t *)&mac_be,
+			    ip, port, lc->ip_id++, ip6_len);
 	m->l2_len = TR_ETH_HLEN;
 	m->l3_len = TR_IPV4_HLEN;
 	m->port = r->port_teredo;

@@ -97,6 +97,86 @@ size_t tr_build_encap(uint8_t *out, uint32_t src, uint16_t sport, uint32_t dst, 
 	return TR_ENCAP_HLEN;
 }
 
+/* Words as they lie in memory (the raw convention of cksum.c). */
+static inline uint64_t raw16(const uint8_t *p)
+{
+	uint16_t w;
+
+	memcpy(&w, p, 2);
+	return w;
+}
+
+static inline uint64_t raw32(const uint8_t *p)
+{
+	uint32_t w;
+
+	memcpy(&w, p, 4);
+	return w;
+}
+
+static inline uint32_t fold(uint64_t s)
+{
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (uint32_t)((s & 0xffff) + (s >> 16));
+}
+
+void tr_encap_tmpl_init(struct tr_encap_tmpl *t, const uint8_t src_mac[6], uint32_t src,
+			uint16_t sport, uint8_t ttl)
+{
+	static const uint8_t zero_mac[6];
+	uint8_t *ip = t->hdr + TR_ETH_HLEN;
+	uint8_t ph[12] = { 0 };
+
+	/* Variable fields zero: length, ID, checksums, destination, port. */
+	memset(t->hdr, 0, sizeof(t->hdr));
+	tr_build_eth(t->hdr, zero_mac, src_mac, TR_ETHERTYPE_IPV4);
+	ip[0] = 0x45;
+	ip[8] = ttl;
+	ip[9] = TR_NH_UDP;
+	put_be32(ip + 12, src);
+	put_be16(ip + TR_IPV4_HLEN, sport);
+	t->ip_sum = tr_cksum_words(0, ip, TR_IPV4_HLEN);
+	put_be32(ph, src);
+	ph[9] = TR_NH_UDP;
+	t->udp_sum = tr_cksum_words(tr_cksum_words(0, ph, sizeof(ph)), ip + TR_IPV4_HLEN, TR_UDP_HLEN);
+}
+
+size_t tr_encap_tmpl_write(const struct tr_encap_tmpl *t, uint8_t *out, const uint8_t dst_mac[6],
+			   uint32_t dst, uint16_t dport, uint16_t ip_id, size_t payload_len)
+{
+	uint8_t *ip = out + TR_ETH_HLEN;
+	uint8_t *udp = ip + TR_IPV4_HLEN;
+
+	if (payload_len > TR_MAX_UDP_PAYLOAD)
+		return 0;
+	memcpy(out, t->hdr, sizeof(t->hdr));
+	memcpy(out, dst_mac, 6);
+	put_be16(ip + 2, (uint16_t)(TR_ENCAP_HLEN + payload_len));
+	put_be16(ip + 4, ip_id);
+	put_be32(ip + 16, dst);
+	put_be16(udp + 2, dport);
+	put_be16(udp + 4, (uint16_t)(TR_UDP_HLEN + payload_len));
+
+	/* IPv4: constant words + length and ID (bytes 2..5) + destination. */
+	uint64_t dst_w = raw32(ip + 16);
+	uint64_t s = t->ip_sum + raw32(ip + 2) + dst_w;
+	uint16_t ck = (uint16_t)~fold(s);
+
+	memcpy(ip + 10, &ck, 2);
+
+	/* UDP: constants + destination + port, the UDP length twice (header
+	 * and pseudo-header), and the IPv6 packet's sum (RFC 768). */
+	s = t->udp_sum + dst_w + raw16(udp + 2) + 2 * raw16(udp + 4) +
+	    tr_ipv6_packet_sum(udp + TR_UDP_HLEN, payload_len);
+	ck = (uint16_t)~fold(s);
+	if (ck == 0)
+		ck = 0xffff;            /* RFC 768: a computed 0 is sent as all ones */
+	memcpy(udp + 6, &ck, 2);
+	return TR_ETH_HLEN + TR_ENCAP_HLEN;
+}
+
 uint8_t tr_ipv6_dec_hop(uint8_t *ip6)
 {
 	/* Callers test hop limit <= 1 first (Time Exceeded); never wrap 0 to 255. */

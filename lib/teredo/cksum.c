@@ -35,13 +35,28 @@ static inline uint64_t add_words(uint64_t acc, const uint8_t *p, size_t len)
 	return acc;
 }
 
+uint32_t tr_cksum_words(uint32_t sum, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint64_t acc = sum;
+
+	if (len & 3) {                  /* a 2-byte field: the one odd case */
+		uint16_t h;
+
+		memcpy(&h, p + (len & ~(size_t)3), 2);
+		acc += h;
+	}
+	return fold64(add_words(acc, p, len & ~(size_t)3));
+}
+
 uint32_t tr_cksum_add(uint32_t sum, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	/* 32-bit words into 64-bit accumulators: the same one's-complement sum
 	 * as 16-bit words once folded (RFC 1071 §2(C)), four times fewer adds,
 	 * and four independent chains the CPU can run in parallel. This is the
-	 * per-packet cost of encapsulation and of UDP checksum verification. */
+	 * per-packet cost of UDP checksum verification (decapsulation); 64-bit
+	 * words with add-with-carry measured more instructions, not fewer. */
 	uint64_t a0 = sum, a1 = 0, a2 = 0, a3 = 0;
 	uint32_t w0, w1, w2, w3;
 

@@ -114,6 +114,9 @@ uint16_t tr_udp4_cksum(uint32_t src, uint32_t dst, const uint8_t *udp, size_t ud
  * modulo 0xffff to tr_cksum_add(0, ip6, len); derived from the header when
  * a TCP/UDP/ICMPv6 checksum right after it vouches for the payload. */
 uint32_t tr_ipv6_packet_sum(const uint8_t *ip6, size_t len);
+/* One's-complement sum of len bytes (a multiple of 2, a header) folded to
+ * 16 bits, for the templates that patch precomputed sums. */
+uint32_t tr_cksum_words(uint32_t sum, const void *buf, size_t len);
 /* tr_udp4_cksum for a datagram whose payload is an IPv6 packet (Teredo):
  * the same value, computed with tr_ipv6_packet_sum. */
 uint16_t tr_udp4_teredo_cksum(uint32_t src, uint32_t dst, const uint8_t *udp, size_t udp_len);
@@ -193,6 +196,22 @@ size_t tr_build_nonce_trailer(uint8_t out[6], uint32_t nonce);
  * 17, both checksums computed. Returns 28. */
 size_t tr_build_encap(uint8_t *out, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
 		      uint16_t ip_id, uint8_t ttl, size_t payload_len);
+
+/* The same Ethernet + IPv4 + UDP headers as tr_build_eth + tr_build_encap,
+ * for the fast path: the fields every packet of a relay shares are written
+ * once, with their checksum sums, and each packet patches the rest. */
+struct tr_encap_tmpl {
+	uint8_t hdr[TR_ETH_HLEN + TR_ENCAP_HLEN];
+	uint32_t ip_sum;        /* constant IPv4 header words */
+	uint32_t udp_sum;       /* constant pseudo-header and UDP header words */
+};
+void tr_encap_tmpl_init(struct tr_encap_tmpl *t, const uint8_t src_mac[6], uint32_t src,
+			uint16_t sport, uint8_t ttl);
+/* 42 bytes at out for payload_len bytes that follow at out + 42 (an IPv6
+ * packet: its checksum is derived as in tr_udp4_teredo_cksum). Returns 42,
+ * or 0 when payload_len does not fit (as tr_build_encap). */
+size_t tr_encap_tmpl_write(const struct tr_encap_tmpl *t, uint8_t *out, const uint8_t dst_mac[6],
+			   uint32_t dst, uint16_t dport, uint16_t ip_id, size_t payload_len);
 
 /* Decrement the IPv6 hop limit in place. Returns the new value. */
 uint8_t tr_ipv6_dec_hop(uint8_t *ip6);

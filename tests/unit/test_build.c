@@ -439,6 +439,60 @@ static void test_eth(void **state)
 	assert_int_equal(out[13], 0x06);
 }
 
+
+/* The fast path's template writes the same 42 bytes as tr_build_eth +
+ * tr_build_encap: random addresses, ports, IDs, TTLs and payloads (valid
+ * TCP/UDP/ICMPv6, anything else, bubbles with trailers), every length. */
+static void test_encap_template(void **state)
+{
+	(void)state;
+	static uint8_t a[42 + 1300], b[42 + 1300];
+	static const uint8_t nhs[] = { 6, TR_NH_UDP, TR_NH_ICMPV6, TR_NH_NONE, 44 };
+	unsigned seed = 12345;
+
+	for (unsigned it = 0; it < 3000; it++) {
+#define RND() (seed = seed * 1103515245u + 12345u, seed >> 8)
+		uint8_t smac[6], dmac[6];
+		uint32_t src = RND() << 8 ^ RND(), dst = RND() << 8 ^ RND();
+		uint16_t sport = (uint16_t)RND(), dport = (uint16_t)RND(), id = (uint16_t)RND();
+		uint8_t ttl = (uint8_t)RND();
+		size_t len = 40 + RND() % 1241;
+		uint8_t nh = nhs[it % sizeof(nhs)];
+		struct tr_encap_tmpl t;
+
+		for (int i = 0; i < 6; i++) {
+			smac[i] = (uint8_t)RND();
+			dmac[i] = (uint8_t)RND();
+		}
+		for (size_t i = 0; i < len; i++)
+			a[42 + i] = (uint8_t)RND();
+		a[42] = 0x60;
+		a[42 + 6] = nh;
+		/* Mostly consistent lengths; every 7th has trailing bytes (RFC 6081 trailer). */
+		size_t plen = it % 7 == 0 && len > 46 ? len - 46 : len - 40;
+		a[42 + 4] = (uint8_t)(plen >> 8);
+		a[42 + 5] = (uint8_t)plen;
+		size_t off = nh == 6 ? 16 : nh == TR_NH_UDP ? 6 : nh == TR_NH_ICMPV6 ? 2 : 0;
+		if (off != 0 && plen >= off + 2 && it % 5 != 0) {   /* every 5th: a wrong checksum */
+			memset(a + 42 + 40 + off, 0, 2);
+			uint16_t c = tr_ipv6_l4_cksum(a + 42 + 8, a + 42 + 24, nh, a + 42 + 40, plen);
+			memcpy(a + 42 + 40 + off, &c, 2);
+		}
+		memcpy(b + 42, a + 42, len);
+
+		tr_build_eth(a, dmac, smac, TR_ETHERTYPE_IPV4);
+		assert_int_equal(tr_build_encap(a + 14, src, sport, dst, dport, id, ttl, len), 28);
+		tr_encap_tmpl_init(&t, smac, src, sport, ttl);
+		assert_int_equal(tr_encap_tmpl_write(&t, b, dmac, dst, dport, id, len), 42);
+		assert_memory_equal(a, b, 42);
+#undef RND
+	}
+	struct tr_encap_tmpl t;
+
+	tr_encap_tmpl_init(&t, addr_r6, R4, RPORT, 64);
+	assert_int_equal(tr_encap_tmpl_write(&t, b, addr_r6, A4, APORT, 0, TR_MAX_UDP_PAYLOAD + 1), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -458,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_icmp6_error_in_place),
 		cmocka_unit_test(test_icmp6_error_refusals),
 		cmocka_unit_test(test_eth),
+		cmocka_unit_test(test_encap_template),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
