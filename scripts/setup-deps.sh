@@ -9,7 +9,8 @@ PKGS="build-essential clang llvm libclang-rt-14-dev meson ninja-build pkg-config
       iproute2 iputils-ping tcpdump tshark
       libmicrohttpd-dev prometheus
       miredo miredo-server nftables iperf3 socat conntrack ethtool
-      bird2"
+      bird2
+      netsniff-ng tcpreplay"
 
 missing=""
 for p in $PKGS; do
