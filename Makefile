@@ -16,7 +16,7 @@ $(BUILD)/build.ninja:
 
 $(BUILD_SAN)/build.ninja:
 	CC=clang meson setup $(BUILD_SAN) -Dbuildtype=debug -Db_sanitize=address,undefined \
-		-Db_lundef=false -Dfuzz=true
+		-Db_lundef=false -Db_lto=false -Dfuzz=true
 
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)

@@ -106,8 +106,9 @@ static inline uint64_t tr_mac_to_u64(const struct rte_ether_addr *a)
 
 static inline void tr_u64_to_mac(uint64_t v, struct rte_ether_addr *a)
 {
-	for (int i = 5; i >= 0; i--, v >>= 8)
-		a->addr_bytes[i] = (uint8_t)v;
+	uint64_t be = rte_cpu_to_be_64(v << 16);   /* the 6 bytes first, wire order */
+
+	memcpy(a->addr_bytes, &be, 6);
 }
 
 /* MAC of the IPv4 next hop toward ip (host order); 0 = unresolved. */
