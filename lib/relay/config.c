@@ -136,7 +136,7 @@ tr_config_defaults(struct tr_config *c)
 	c->neigh_timeout_s = 300;
 	c->peers_max = 1048576;
 	c->pending_max = 65536;
-	c->shards = 4;
+	c->shards = 1;     /* docs/decisions.md D31: one bulk lookup per burst */
 	c->idle_timeout_s = 60;
 	c->validity_s = 30;
 	c->negative_cache = 65536;

@@ -265,7 +265,7 @@ def write_markdown(path, records, peerb, meta):
                 fmt(s['rewrite_derived'], 0), fmt(s['tx'], 0), fmt(s['worker_burst'], 0),
                 fmt(s['full_rx_plus_worker'], 0)))
     if peerb:
-        L.append('\nPeer table (tr_peerbench; bytes from rte_malloc heap stats, 4 shards, capacity '
+        L.append('\nPeer table (tr_peerbench; bytes from rte_malloc heap stats, 1 shard, capacity '
                  '= peers + 1/8 + 1024):\n')
         L.append('| peers | MiB | bytes/peer | insert cycles | bulk lookup cycles/key | '
                  'single lookup cycles/key | reader Mkeys/s alone | with writer | ratio | writer ops/s |')

@@ -67,7 +67,7 @@ static void usage(FILE *f)
 "  --seed N --servers S   parameters of that function (as given to tr_gen; default 1, 16)\n"
 "  --peers-file FILE  preload the peers listed by tr_gen --peers-out instead\n"
 "  --capacity N       peer-table capacity (default peers + peers/8 + 1024: shards fill unevenly)\n"
-"  --shards N         peer-table shards (default 4, the configuration default)\n"
+"  --shards N         peer-table shards (default 1, the configuration default)\n"
 "  --burst N          rx burst (default 32, the configuration default)\n"
 "  --duration S       measured seconds (default 3)\n"
 "  --warmup S         seconds before measuring (default 0.5)\n"
@@ -90,7 +90,7 @@ static int parse(int argc, char **argv, struct bopts *o)
 	};
 	int c;
 
-	*o = (struct bopts){ .peers = 1000, .servers = 16, .seed = 1, .shards = 4, .burst = 32,
+	*o = (struct bopts){ .peers = 1000, .servers = 16, .seed = 1, .shards = 1, .burst = 32,
 			     .duration = 3.0, .warmup = 0.5, .stage_seconds = 1.0, .label = "" };
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {

@@ -126,7 +126,7 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct popts o = { .peers = 1000, .shards = 4, .burst = 32, .servers = 16, .seed = 1,
+	struct popts o = { .peers = 1000, .shards = 1, .burst = 32, .servers = 16, .seed = 1,
 			   .seconds = 2.0 };
 	int ret = rte_eal_init(argc, argv);
 	int c;

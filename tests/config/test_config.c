@@ -295,7 +295,7 @@ test_defaults(void **state)
 	assert_int_equal(l.c.neigh_timeout_s, 300);
 	assert_int_equal(l.c.peers_max, 1048576);
 	assert_int_equal(l.c.pending_max, 65536);
-	assert_int_equal(l.c.shards, 4);
+	assert_int_equal(l.c.shards, 1);
 	assert_int_equal(l.c.idle_timeout_s, 60);
 	assert_int_equal(l.c.validity_s, 30);
 	assert_int_equal(l.c.negative_cache, 65536);
