@@ -73,8 +73,15 @@ static void print_port(uint16_t port, const char *role, const struct tr_port_res
 		req->n_rxq, res->max_rxq, req->n_txq, res->max_txq, res->rx_desc, res->tx_desc);
 	fprintf(out, "  rss: 0x%" PRIx64 " applied of 0x%" PRIx64 " wanted%s\n", res->rss_hf,
 		res->rss_hf_wanted, req->n_rxq > 1 ? "" : " (one rx queue: not needed)");
-	fprintf(out, "  offloads: rx 0x%" PRIx64 ", tx 0x%" PRIx64 "\n", res->rx_offloads,
-		res->tx_offloads);
+	fprintf(out, "  offloads: rx 0x%" PRIx64 " (", res->rx_offloads);
+	for (unsigned b = 0; b < 64; b++)
+		if (res->rx_offloads & (1ull << b))
+			fprintf(out, " %s", rte_eth_dev_rx_offload_name(1ull << b));
+	fprintf(out, " ), tx 0x%" PRIx64 " (", res->tx_offloads);
+	for (unsigned b = 0; b < 64; b++)
+		if (res->tx_offloads & (1ull << b))
+			fprintf(out, " %s", rte_eth_dev_tx_offload_name(1ull << b));
+	fprintf(out, " )\n");
 	fprintf(out, "  flow rules: %u of %u usable\n", res->flows_ok, res->flows_wanted);
 	fprintf(out, "  fallbacks: %u\n", res->fallbacks);
 }

@@ -159,6 +159,7 @@ static int setup(struct tr_relay *r, const struct options *o)
 	} else {
 		r->mac_native = r->mac_teredo;
 	}
+	r->tx_cksum_offload = tr_port_tx_cksum_offload(r->port_teredo);
 	return 0;
 }
 

@@ -399,6 +399,8 @@ int tr_port_setup(uint16_t port, const struct tr_port_req *req, struct rte_mempo
 	struct { bool want; uint64_t bit; bool tx; const char *what; } off[] = {
 		{ p->tx_ipv4_cksum, RTE_ETH_TX_OFFLOAD_IPV4_CKSUM, true, "tx IPv4 checksum" },
 		{ p->tx_udp_cksum, RTE_ETH_TX_OFFLOAD_UDP_CKSUM, true, "tx UDP checksum" },
+		{ p->rx_cksum, RTE_ETH_RX_OFFLOAD_IPV4_CKSUM, false, "rx IPv4 checksum" },
+		{ p->rx_cksum, RTE_ETH_RX_OFFLOAD_UDP_CKSUM, false, "rx UDP checksum" },
 		{ p->multi_seg, RTE_ETH_TX_OFFLOAD_MULTI_SEGS, true, "tx multi-segment" },
 		{ p->multi_seg, RTE_ETH_RX_OFFLOAD_SCATTER, false, "rx scatter" },
 	};
@@ -418,7 +420,7 @@ int tr_port_setup(uint16_t port, const struct tr_port_req *req, struct rte_mempo
 					"chained mbufs (reassembled packets) rely on the PMD's copy path" :
 				off[i].bit == RTE_ETH_RX_OFFLOAD_SCATTER ?
 					"frames larger than one mbuf cannot be received" :
-					"computed in software (as always)");
+				off[i].tx ? "computed in software" : "verified in software");
 			res->fallbacks++;
 		}
 	}
@@ -536,6 +538,14 @@ int tr_port_start(uint16_t port, uint16_t n_rxq, uint16_t n_txq, uint16_t rx_des
 	req.ctrl_rxq = -1;
 	req.prof = ctx_prof;
 	return tr_port_setup(port, &req, pool, mac, NULL, NULL, err, errlen);
+}
+
+bool tr_port_tx_cksum_offload(uint16_t port)
+{
+	const uint64_t both = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+	struct rte_eth_conf conf;
+
+	return rte_eth_dev_conf_get(port, &conf) == 0 && (conf.txmode.offloads & both) == both;
 }
 
 void tr_port_stop(uint16_t port)

@@ -66,6 +66,9 @@ void tr_port_set_context(const struct tr_profile *prof, const struct tr_config *
 int tr_port_start(uint16_t port, uint16_t n_rxq, uint16_t n_txq, uint16_t rx_desc,
 		  uint16_t tx_desc, struct rte_mempool *pool, struct rte_ether_addr *mac,
 		  char *err, size_t errlen);
+/* The port was configured with IPv4 and UDP tx checksum offload (both):
+ * encapsulation then leaves the checksums to the NIC. */
+bool tr_port_tx_cksum_offload(uint16_t port);
 void tr_port_stop(uint16_t port);
 /* Rx queues to configure on a port for n_workers workers and n_txq tx
  * queues: n_workers, or every queue where the device spreads frames over

@@ -43,6 +43,7 @@ static const struct pkey pkeys[] = {
 	{ "offloads", "tx_ipv4_cksum", P_BOOL, PF(tx_ipv4_cksum), 0, 0, false },
 	{ "offloads", "tx_udp_cksum", P_BOOL, PF(tx_udp_cksum), 0, 0, false },
 	{ "offloads", "rx_ptype", P_BOOL, PF(rx_ptype), 0, 0, false },
+	{ "offloads", "rx_cksum", P_BOOL, PF(rx_cksum), 0, 0, false },
 	{ "offloads", "multi_seg", P_BOOL, PF(multi_seg), 0, 0, false },
 	{ "flow", "teredo_to_workers", P_BOOL, PF(flow[TR_FLOW_TEREDO]), 0, 0, false },
 	{ "flow", "arp_to_control", P_BOOL, PF(flow[TR_FLOW_ARP]), 0, 0, false },
@@ -435,8 +436,8 @@ void tr_profile_print(const struct tr_profile *p, FILE *out)
 	fprintf(out, "  queues: at most %u; rx_desc %u tx_desc %u (0 = config's)\n", p->max_queues,
 		p->rx_desc, p->tx_desc);
 	fprintf(out, "  rss: %s; ipv4 %s; ipv6 %s\n", p->rss ? "on" : "off", v4, v6);
-	fprintf(out, "  offloads: tx_ipv4_cksum %d tx_udp_cksum %d rx_ptype %d multi_seg %d\n",
-		p->tx_ipv4_cksum, p->tx_udp_cksum, p->rx_ptype, p->multi_seg);
+	fprintf(out, "  offloads: tx_ipv4_cksum %d tx_udp_cksum %d rx_cksum %d rx_ptype %d multi_seg %d\n",
+		p->tx_ipv4_cksum, p->tx_udp_cksum, p->rx_cksum, p->rx_ptype, p->multi_seg);
 	fprintf(out, "  flow:");
 	for (int r = 0; r < TR_FLOW_N; r++)
 		fprintf(out, " %s=%d", tr_flow_rule_name((enum tr_flow_rule)r), p->flow[r]);

@@ -44,7 +44,7 @@ struct tr_profile {
 	bool rss;
 	uint32_t rss_ipv4, rss_ipv6;      /* TR_RSS_* */
 	/* [offloads] */
-	bool tx_ipv4_cksum, tx_udp_cksum, rx_ptype, multi_seg;
+	bool tx_ipv4_cksum, tx_udp_cksum, rx_cksum, rx_ptype, multi_seg;
 	/* [flow] */
 	bool flow[TR_FLOW_N];
 	bool flow_isolate;                /* only flow-matched traffic reaches the port */

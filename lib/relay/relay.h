@@ -72,6 +72,7 @@ struct tr_relay {
 	uint16_t port_teredo, port_native;
 	uint16_t nrxq_teredo, nrxq_native;       /* rx queues configured (>= n_workers) */
 	struct rte_ether_addr mac_teredo, mac_native;
+	bool tx_cksum_offload;          /* the Teredo port computes IPv4/UDP checksums */
 	struct rte_mempool *pool;
 	struct rte_ring *to_ctrl;                /* workers -> control, MP/SC */
 	struct rte_ring *replay_tx;              /* replay: everything sent, MP/SC */

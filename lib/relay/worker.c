@@ -39,6 +39,22 @@ static void handoff_flush(struct tr_lcore *lc, struct handoff *h)
 	h->n = 0;
 }
 
+/* Checks the NIC has done (rx checksum offload). GOOD, and NONE ("not
+ * correct in the data but the integrity is verified", e.g. virtio with
+ * a partial checksum from the host) spare the software sum. */
+static inline unsigned rx_cksum_verified(const struct rte_mbuf *m)
+{
+	uint64_t ip = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+	uint64_t l4 = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+	unsigned hw = 0;
+
+	if (ip == RTE_MBUF_F_RX_IP_CKSUM_GOOD || ip == RTE_MBUF_F_RX_IP_CKSUM_NONE)
+		hw |= TR_HW_IPV4_CKSUM_GOOD;
+	if (l4 == RTE_MBUF_F_RX_L4_CKSUM_GOOD || l4 == RTE_MBUF_F_RX_L4_CKSUM_NONE)
+		hw |= TR_HW_L4_CKSUM_GOOD;
+	return hw;
+}
+
 static inline void refresh(uint32_t *t, uint32_t now)
 {
 	if (tr_ms_since(now, *t) >= TIME_REFRESH_MS)
@@ -180,7 +196,7 @@ void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 		struct tr_classified *c = &cl[i];
 
-		tr_classify(&r->id, f, m->data_len, c);
+		tr_classify_hw(&r->id, f, m->data_len, rx_cksum_verified(m), c);
 		switch (c->kind) {
 		case TR_K_DROP:
 			if (c->icmp_type != 0)

@@ -140,7 +140,24 @@ void tr_encap_tmpl_init(struct tr_encap_tmpl *t, const uint8_t src_mac[6], uint3
 	t->ip_sum = tr_cksum_words(0, ip, TR_IPV4_HLEN);
 	put_be32(ph, src);
 	ph[9] = TR_NH_UDP;
-	t->udp_sum = tr_cksum_words(tr_cksum_words(0, ph, sizeof(ph)), ip + TR_IPV4_HLEN, TR_UDP_HLEN);
+	t->phdr_sum = tr_cksum_words(0, ph, sizeof(ph));
+	t->udp_sum = tr_cksum_words(t->phdr_sum, ip + TR_IPV4_HLEN, TR_UDP_HLEN);
+}
+
+/* Fields that vary per packet, shared by both variants. */
+static void tmpl_fill(const struct tr_encap_tmpl *t, uint8_t *out, const uint8_t dst_mac[6],
+		      uint32_t dst, uint16_t dport, uint16_t ip_id, size_t payload_len)
+{
+	uint8_t *ip = out + TR_ETH_HLEN;
+	uint8_t *udp = ip + TR_IPV4_HLEN;
+
+	memcpy(out, t->hdr, sizeof(t->hdr));
+	memcpy(out, dst_mac, 6);
+	put_be16(ip + 2, (uint16_t)(TR_ENCAP_HLEN + payload_len));
+	put_be16(ip + 4, ip_id);
+	put_be32(ip + 16, dst);
+	put_be16(udp + 2, dport);
+	put_be16(udp + 4, (uint16_t)(TR_UDP_HLEN + payload_len));
 }
 
 size_t tr_encap_tmpl_write(const struct tr_encap_tmpl *t, uint8_t *out, const uint8_t dst_mac[6],
@@ -151,13 +168,7 @@ size_t tr_encap_tmpl_write(const struct tr_encap_tmpl *t, uint8_t *out, const ui
 
 	if (payload_len > TR_MAX_UDP_PAYLOAD)
 		return 0;
-	memcpy(out, t->hdr, sizeof(t->hdr));
-	memcpy(out, dst_mac, 6);
-	put_be16(ip + 2, (uint16_t)(TR_ENCAP_HLEN + payload_len));
-	put_be16(ip + 4, ip_id);
-	put_be32(ip + 16, dst);
-	put_be16(udp + 2, dport);
-	put_be16(udp + 4, (uint16_t)(TR_UDP_HLEN + payload_len));
+	tmpl_fill(t, out, dst_mac, dst, dport, ip_id, payload_len);
 
 	/* IPv4: constant words + length and ID (bytes 2..5) + destination. */
 	uint64_t dst_w = raw32(ip + 16);
@@ -173,6 +184,25 @@ size_t tr_encap_tmpl_write(const struct tr_encap_tmpl *t, uint8_t *out, const ui
 	ck = (uint16_t)~fold(s);
 	if (ck == 0)
 		ck = 0xffff;            /* RFC 768: a computed 0 is sent as all ones */
+	memcpy(udp + 6, &ck, 2);
+	return TR_ETH_HLEN + TR_ENCAP_HLEN;
+}
+
+size_t tr_encap_tmpl_write_offload(const struct tr_encap_tmpl *t, uint8_t *out,
+				   const uint8_t dst_mac[6], uint32_t dst, uint16_t dport,
+				   uint16_t ip_id, size_t payload_len)
+{
+	uint8_t *ip = out + TR_ETH_HLEN;
+	uint8_t *udp = ip + TR_IPV4_HLEN;
+
+	if (payload_len > TR_MAX_UDP_PAYLOAD)
+		return 0;
+	tmpl_fill(t, out, dst_mac, dst, dport, ip_id, payload_len);
+	/* Pseudo-header only (RFC 768): source, protocol, destination, UDP
+	 * length. The IPv4 checksum stays 0. */
+	uint64_t s = t->phdr_sum + raw32(ip + 16) + raw16(udp + 4);
+	uint16_t ck = (uint16_t)fold(s);
+
 	memcpy(udp + 6, &ck, 2);
 	return TR_ETH_HLEN + TR_ENCAP_HLEN;
 }

@@ -266,7 +266,7 @@ static void teredo_post_filter(const struct tr_relay_id *r, const uint8_t *ip6, 
 }
 
 static void classify_teredo(const struct tr_relay_id *r, const uint8_t *frame, size_t len,
-			    struct tr_classified *out)
+			    unsigned hw, struct tr_classified *out)
 {
 	const size_t off = TR_ETH_HLEN;
 	const uint8_t *ip = frame + off;
@@ -291,7 +291,7 @@ static void classify_teredo(const struct tr_relay_id *r, const uint8_t *frame, s
 		return;
 	}
 	/* ihl <= tot <= rem: the header with its options is inside the frame. */
-	if (tr_ipv4_hdr_cksum(ip, ihl) != 0) {
+	if (!(hw & TR_HW_IPV4_CKSUM_GOOD) && tr_ipv4_hdr_cksum(ip, ihl) != 0) {
 		drop(out, TR_DROP_RX_V4_BAD_CSUM);
 		return;
 	}
@@ -344,7 +344,8 @@ static void classify_teredo(const struct tr_relay_id *r, const uint8_t *frame, s
 		return;
 	}
 	/* RFC 768: a zero checksum means "not computed" over IPv4; accept it. */
-	if ((udp[6] | udp[7]) != 0 && tr_udp4_cksum(src4, dst4, udp, ulen) != 0) {
+	if ((udp[6] | udp[7]) != 0 && !(hw & TR_HW_L4_CKSUM_GOOD) &&
+	    tr_udp4_cksum(src4, dst4, udp, ulen) != 0) {
 		drop(out, TR_DROP_RX_BAD_UDP_CSUM);
 		return;
 	}
@@ -426,6 +427,12 @@ static void classify_teredo(const struct tr_relay_id *r, const uint8_t *frame, s
 void tr_classify(const struct tr_relay_id *r, const uint8_t *frame, size_t len,
 		 struct tr_classified *out)
 {
+	tr_classify_hw(r, frame, len, 0, out);
+}
+
+void tr_classify_hw(const struct tr_relay_id *r, const uint8_t *frame, size_t len, unsigned hw,
+		    struct tr_classified *out)
+{
 	memset(out, 0, sizeof(*out));
 	out->kind = TR_K_DROP;
 	out->reason = TR_DROP_NONE;
@@ -438,7 +445,7 @@ void tr_classify(const struct tr_relay_id *r, const uint8_t *frame, size_t len,
 
 	switch (rd16(frame + 12)) {
 	case TR_ETHERTYPE_IPV4:
-		classify_teredo(r, frame, len, out);
+		classify_teredo(r, frame, len, hw, out);
 		return;
 	case TR_ETHERTYPE_IPV6:
 		classify_native(r, frame, len, out);

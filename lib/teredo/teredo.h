@@ -182,6 +182,15 @@ struct tr_classified {
 void tr_classify(const struct tr_relay_id *r, const uint8_t *frame, size_t len,
 		 struct tr_classified *out);
 
+/* What the NIC already verified (its rx checksum offload said "good"): those
+ * checks are skipped, everything else is done as by tr_classify. A NIC's
+ * "bad" or "unknown" means 0 here: software decides, so the drop reason is
+ * the same with and without offload. */
+#define TR_HW_IPV4_CKSUM_GOOD  0x1u
+#define TR_HW_L4_CKSUM_GOOD    0x2u
+void tr_classify_hw(const struct tr_relay_id *r, const uint8_t *frame, size_t len, unsigned hw,
+		    struct tr_classified *out);
+
 /* ------------------------------------------------------------- builders */
 
 /* A 40-byte bubble: version 6, class/flow 0, plen 0, next header 59,
@@ -204,6 +213,7 @@ struct tr_encap_tmpl {
 	uint8_t hdr[TR_ETH_HLEN + TR_ENCAP_HLEN];
 	uint32_t ip_sum;        /* constant IPv4 header words */
 	uint32_t udp_sum;       /* constant pseudo-header and UDP header words */
+	uint32_t phdr_sum;      /* constant pseudo-header words (source, protocol) */
 };
 void tr_encap_tmpl_init(struct tr_encap_tmpl *t, const uint8_t src_mac[6], uint32_t src,
 			uint16_t sport, uint8_t ttl);
@@ -212,6 +222,12 @@ void tr_encap_tmpl_init(struct tr_encap_tmpl *t, const uint8_t src_mac[6], uint3
  * or 0 when payload_len does not fit (as tr_build_encap). */
 size_t tr_encap_tmpl_write(const struct tr_encap_tmpl *t, uint8_t *out, const uint8_t dst_mac[6],
 			   uint32_t dst, uint16_t dport, uint16_t ip_id, size_t payload_len);
+/* The same for a NIC that computes both checksums (tx checksum offload):
+ * IPv4 checksum 0, UDP checksum field = the folded pseudo-header sum, not
+ * complemented (what DPDK's rte_ipv4_phdr_cksum gives and NICs expect). */
+size_t tr_encap_tmpl_write_offload(const struct tr_encap_tmpl *t, uint8_t *out,
+				   const uint8_t dst_mac[6], uint32_t dst, uint16_t dport,
+				   uint16_t ip_id, size_t payload_len);
 
 /* Decrement the IPv6 hop limit in place. Returns the new value. */
 uint8_t tr_ipv6_dec_hop(uint8_t *ip6);

@@ -225,6 +225,12 @@ def case_check_tap():
         check("queues: 3 rx (device max 16), 3 tx" in out,
               "tap, 2 workers: expected 3 rx queues (= tx queues):\n%s%s" % (out, err))
         check("driver tap; source: DPDK 22.11" in out, "tap profile not loaded")
+        # checksum offloads both ways: the tap PMD computes them (tests/unit tx_offload and
+        # test_classify hw_verified_cksums check what terelay does with them)
+        m = re.search(r"offloads: rx 0x[0-9a-f]+ \(([^)]*)\), tx 0x[0-9a-f]+ \(([^)]*)\)", out)
+        check(m is not None, "tap: no offloads line:\n%s" % out)
+        check({"IPV4_CKSUM", "UDP_CKSUM"} <= set(m.group(1).split()), "tap: rx offloads %r" % m.group(1))
+        check({"IPV4_CKSUM", "UDP_CKSUM"} <= set(m.group(2).split()), "tap: tx offloads %r" % m.group(2))
     finally:
         netns_down()
         shutil.rmtree(tmp)

@@ -969,6 +969,34 @@ static void test_drop_rx_bad_udp_csum(void **state)
 	expect_drop(f, n, TR_DROP_RX_BAD_UDP_CSUM);
 }
 
+/* A NIC that verified the checksums (rx offload "good") spares the software
+ * sums: the same corrupted checksum fields pass, each only with its own
+ * flag; without flags (or with the other one) they are still dropped. */
+static void test_hw_verified_cksums(void **state)
+{
+	uint8_t f[256];
+	size_t n = data_frame(f);
+	struct tr_classified c;
+
+	(void)state;
+	f[14 + 20 + 6] ^= 0x01;                     /* UDP checksum field */
+	tr_classify_hw(&relay, f, n, TR_HW_L4_CKSUM_GOOD, &c);
+	assert_int_equal(c.kind, TR_K_TEREDO);
+	assert_true(c.mapping_ok);
+	tr_classify_hw(&relay, f, n, TR_HW_IPV4_CKSUM_GOOD, &c);
+	assert_int_equal(c.kind, TR_K_DROP);
+	assert_int_equal(c.reason, TR_DROP_RX_BAD_UDP_CSUM);
+
+	n = data_frame(f);
+	f[14 + 10] ^= 0x01;                         /* IPv4 header checksum */
+	tr_classify_hw(&relay, f, n, TR_HW_IPV4_CKSUM_GOOD, &c);
+	assert_int_equal(c.kind, TR_K_TEREDO);
+	tr_classify_hw(&relay, f, n, TR_HW_L4_CKSUM_GOOD, &c);
+	assert_int_equal(c.reason, TR_DROP_RX_V4_BAD_CSUM);
+	tr_classify_hw(&relay, f, n, 0, &c);
+	assert_int_equal(c.reason, TR_DROP_RX_V4_BAD_CSUM);
+}
+
 /* T28: 00 02 ...; also a lone 00. */
 static void test_drop_rx_bad_encap(void **state)
 {
@@ -1545,6 +1573,7 @@ int main(void)
 		cmocka_unit_test(test_drop_rx_wrong_port),
 		cmocka_unit_test(test_drop_rx_src_v4_not_global),
 		cmocka_unit_test(test_drop_rx_bad_udp_csum),
+		cmocka_unit_test(test_hw_verified_cksums),
 		cmocka_unit_test(test_drop_rx_bad_encap),
 		cmocka_unit_test(test_drop_rx_auth_unexpected),
 		cmocka_unit_test(test_drop_rx_bad_origin),
