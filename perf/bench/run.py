@@ -373,10 +373,20 @@ def main():
     if quick:
         args.stage_seconds = min(args.stage_seconds, 0.3)
     if args.build_dir is None:
+        # never a sanitizer or debug build (build-san has perf/ too): they
+        # measure the instrumentation, not the relay
+        def optimised(d):
+            try:
+                with open(os.path.join(d, 'meson-info', 'intro-buildoptions.json')) as f:
+                    opts = {o['name']: o['value'] for o in json.load(f)}
+            except (OSError, ValueError, KeyError):
+                return False
+            return opts.get('b_sanitize') in ('none', None) and opts.get('optimization') in ('2', '3')
         cands = [os.path.join(REPO, d) for d in os.listdir(REPO)
-                 if os.path.exists(os.path.join(REPO, d, 'perf', 'tr_bench'))]
+                 if os.path.exists(os.path.join(REPO, d, 'perf', 'tr_bench'))
+                 and optimised(os.path.join(REPO, d))]
         if not cands:
-            sys.exit('run.py: no build directory with perf/tr_bench; meson setup build && ninja -C build')
+            sys.exit('run.py: no optimised build directory with perf/tr_bench; meson setup build && ninja -C build')
         args.build_dir = max(cands, key=lambda d: os.path.getmtime(os.path.join(d, 'perf', 'tr_bench')))
     if shutil.which('dpdk-testpmd') is None:
         sys.exit('run.py: dpdk-testpmd not found (Debian package dpdk-dev)')
