@@ -10,7 +10,8 @@ PKGS="build-essential clang llvm libclang-rt-14-dev meson ninja-build pkg-config
       libmicrohttpd-dev prometheus
       miredo miredo-server nftables iperf3 socat conntrack ethtool
       bird2
-      netsniff-ng tcpreplay"
+      netsniff-ng tcpreplay
+      groff-base valgrind"
 
 missing=""
 for p in $PKGS; do

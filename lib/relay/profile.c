@@ -355,7 +355,7 @@ out:
 int tr_profile_find_load(const char *name, const char *config_path, struct tr_profile *p,
 			 char err[TR_PROF_ERR_LEN])
 {
-	char dirs[4][TR_PROF_PATH_LEN];
+	char dirs[6][TR_PROF_PATH_LEN];
 	char path[TR_PROF_PATH_LEN + TR_PROF_NAME_LEN + 8];
 	unsigned nd = 0;
 	const char *env = getenv("TERELAY_PROFILE_DIR");
@@ -378,6 +378,10 @@ int tr_profile_find_load(const char *name, const char *config_path, struct tr_pr
 		snprintf(dirs[nd++], TR_PROF_PATH_LEN, "%.*s/drivers-cfg", dl,
 			 slash ? config_path : ".");
 	}
+#ifdef TR_INSTALL_SYSCONFDIR
+	snprintf(dirs[nd++], TR_PROF_PATH_LEN, "%s", TR_INSTALL_SYSCONFDIR "/terelay/drivers-cfg");
+	snprintf(dirs[nd++], TR_PROF_PATH_LEN, "%s", TR_INSTALL_DATADIR "/terelay/drivers-cfg");
+#endif
 	snprintf(dirs[nd++], TR_PROF_PATH_LEN, "/etc/terelay/drivers-cfg");
 	snprintf(dirs[nd++], TR_PROF_PATH_LEN, "/usr/share/terelay/drivers-cfg");
 	for (unsigned i = 0; i < nd; i++) {
@@ -387,7 +391,7 @@ int tr_profile_find_load(const char *name, const char *config_path, struct tr_pr
 	}
 	snprintf(err, TR_PROF_ERR_LEN,
 		 "%.120s:0: [ports] profile = %.63s: no %.63s.ini in $TERELAY_PROFILE_DIR, %.120s, "
-		 "/etc/terelay/drivers-cfg or /usr/share/terelay/drivers-cfg",
+		 "the installed drivers-cfg, /etc/terelay/drivers-cfg or /usr/share/terelay/drivers-cfg",
 		 config_path, name, name, dirs[env != NULL && *env != '\0' ? 1 : 0]);
 	return -1;
 }

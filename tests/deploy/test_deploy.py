@@ -9,6 +9,7 @@ profile a virtual device can stand in for, profile errors, multi-queue RSS.
 """
 import argparse
 import collections
+import json
 import os
 import re
 import shutil
@@ -461,6 +462,77 @@ def case_multiqueue():
         shutil.rmtree(tmp)
 
 
+# ------------------------------------------------------------------ install
+
+def case_install():
+    """meson install --destdir puts binary, man page, systemd unit (with the installed paths),
+    sample configuration, every NIC profile and the operator documents in place; the man page
+    is clean roff and documents every option the binary's --help lists; the installed binary
+    runs --check-config with the installed sample configuration and profile."""
+    tmp = tempfile.mkdtemp(prefix="trdep-inst-")
+    try:
+        dest = os.path.join(tmp, "root")
+        r = subprocess.run(["meson", "install", "-C", A.build_root, "--no-rebuild", "--quiet",
+                            "--destdir", dest], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+        check(r.returncode == 0, "meson install failed:\n%s" % r.stdout[-2000:])
+        opts = {o["name"]: o["value"] for o in json.load(open(os.path.join(
+            A.build_root, "meson-info", "intro-buildoptions.json")))}
+        root = dest + opts["prefix"]
+        etc = os.path.join(root, opts["sysconfdir"]) if not opts["sysconfdir"].startswith("/") \
+            else dest + opts["sysconfdir"]
+        share = os.path.join(root, opts["datadir"])
+        want = {
+            "binary": os.path.join(root, opts["bindir"], "terelay"),
+            "man page": os.path.join(root, opts["mandir"], "man8", "terelay.8"),
+            "systemd unit": os.path.join(root, "lib", "systemd", "system", "terelay.service"),
+            "sample configuration": os.path.join(etc, "terelay", "terelay.ini.sample"),
+            "deploy.md": os.path.join(share, "doc", "terelay", "deploy.md"),
+        }
+        for what, path in want.items():
+            check(os.path.isfile(path), "%s not installed at %s" % (what, path))
+        check(os.access(want["binary"], os.X_OK), "installed binary not executable")
+        profiles = sorted(f for f in os.listdir(A.profiles) if f.endswith(".ini"))
+        inst_prof = os.path.join(share, "terelay", "drivers-cfg")
+        check(sorted(os.listdir(inst_prof)) == profiles, "installed profiles %s != %s"
+              % (sorted(os.listdir(inst_prof)), profiles))
+        unit = open(want["systemd unit"]).read()
+        check("@" not in unit.replace("terelay@", ""), "unit keeps a template placeholder")
+        bindir = os.path.join(opts["prefix"], opts["bindir"])
+        check(re.search(r"^ExecStart=%s/terelay .* -c \S+/terelay/terelay.ini$" % re.escape(bindir),
+                        unit, re.M), "unit ExecStart does not run the installed binary:\n%s" % unit)
+        check("--check-config" in unit and "RestartPreventExitStatus=2" in unit, "unit pre-check")
+        # man page: no roff warnings, every long option of --help documented
+        g = subprocess.run(["groff", "-man", "-ww", "-z", want["man page"]],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        check(g.returncode == 0 and g.stdout.strip() == "", "groff warnings:\n%s" % g.stdout)
+        man = subprocess.run(["groff", "-man", "-Tascii", "-P-cbou", want["man page"]],
+                             stdout=subprocess.PIPE, text=True).stdout
+        h = subprocess.run([want["binary"], "--", "--help"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        long_opts = sorted(set(re.findall(r"(--[a-z][a-z-]+)", h.stdout)))
+        check(len(long_opts) >= 5, "--help lists only %s" % long_opts)
+        missing = [o for o in long_opts if o not in man]
+        check(not missing, "options in --help but not in terelay.8: %s" % missing)
+        # the installed binary, the installed sample configuration and profile
+        cfg = open(want["sample configuration"]).read().replace('profile = ""', 'profile = "null"')
+        cfgp = os.path.join(tmp, "relay.ini")
+        with open(cfgp, "w") as f:
+            f.write(cfg)
+        env = dict(os.environ, TERELAY_PROFILE_DIR=inst_prof)
+        c = subprocess.run([want["binary"]] + EAL + ["--file-prefix", "depinst%d" % os.getpid()] +
+                           LCORES_1W + ["--vdev", "net_null0", "--", "-c", cfgp, "--check-config"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                           timeout=60)
+        check(c.returncode == 0 and "check-config: ok" in c.stdout,
+              "installed binary + sample config: exit %d\n%s" % (c.returncode, c.stdout[-2000:]))
+        check("profile: null (%s/null.ini)" % inst_prof in c.stdout, "installed profile not used")
+        print("install: %d files under %s; %d profiles; %d options documented"
+              % (sum(len(f) for _, _, f in os.walk(dest)), opts["prefix"], len(profiles), len(long_opts)))
+    finally:
+        shutil.rmtree(tmp)
+
+
 CASES = collections.OrderedDict((n[5:], f) for n, f in sorted(globals().items()) if n.startswith("case_"))
 
 
@@ -471,6 +543,7 @@ def main():
     ap.add_argument("--profile-check", required=True)
     ap.add_argument("--profiles", required=True)
     ap.add_argument("--feeder", help="mq_feeder (case multiqueue)")
+    ap.add_argument("--build-root", help="meson build directory (case install)")
     ap.add_argument("--case", required=True, choices=list(CASES))
     A = ap.parse_args()
     try:
