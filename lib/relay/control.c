@@ -695,7 +695,13 @@ static void watchdog(struct tr_control *c)
 		struct tr_lcore *lc = &r->lc[r->worker_lcore[w]];
 		uint64_t hb = __atomic_load_n(&lc->heartbeat, __ATOMIC_RELAXED);
 
-		if (hb != lc->hb_seen) {
+		if (lc->hb_seen_ms == 0) {
+			/* First look: the stall clock starts now, not at clock 0
+			 * (a worker launched late looked stalled for the whole
+			 * time before, as tr_bench's preload showed). */
+			lc->hb_seen = hb;
+			lc->hb_seen_ms = c->now;
+		} else if (hb != lc->hb_seen) {
 			if (lc->stalled)
 				fprintf(stderr, "terelay: worker lcore %u polling again\n", lc->lcore_id);
 			lc->hb_seen = hb;
