@@ -55,6 +55,23 @@ def inclusive_costs(out_file):
     return costs
 
 
+def exclusive_by_file(out_file):
+    """Instructions by source file (inlined code counts where it was written:
+    with LTO, classify.c's code inlined into the worker still counts as
+    classify.c), or by shared object for code without line info (the PMDs,
+    librte_hash)."""
+    r = sh(['callgrind_annotate', '--threshold=100', out_file])
+    by = {}
+    for line in r.stdout.splitlines():
+        m = re.match(r'\s*([\d,]+)\s+\([^)]*\)\s+(\S+?):(\S+)(?:\s+\[(\S+)\])?\s*$', line)
+        if not m or m.group(2) == 'PROGRAM' or '=>' in line:
+            continue
+        f = m.group(2)
+        key = os.path.basename(m.group(4)) if f == '???' and m.group(4) else os.path.basename(f)
+        by[key] = by.get(key, 0) + int(m.group(1).replace(',', ''))
+    return by
+
+
 def measure(args, mode, cap, workdir):
     out = os.path.join(workdir, 'cg-%s.out' % mode)
     # One profile per thread: the worker lcore's thread is the one whose
@@ -75,12 +92,12 @@ def measure(args, mode, cap, workdir):
     if res is None or not res.get('worker_rx_total'):
         sys.exit('callgrind.py: tr_bench under valgrind failed:\n' + r.stderr[-3000:])
     pkts = res['worker_rx_total']
-    costs = {}
+    costs, worker_file = {}, None
     for fn in sorted(os.listdir(workdir)):
         if fn.startswith(os.path.basename(out) + '-'):
             c = inclusive_costs(os.path.join(workdir, fn))
             if c.get('tr_worker_main', 0) > costs.get('tr_worker_main', 0):
-                costs = c
+                costs, worker_file = c, os.path.join(workdir, fn)
     total = costs.get('tr_worker_main', 0)
     rec = {'mode': mode, 'peers': args.peers, 'packets': pkts,
            'instructions_per_pkt': round(total / pkts, 1), 'stages': {}}
@@ -95,6 +112,9 @@ def measure(args, mode, cap, workdir):
     rec['stages']['decide_and_counters'] = round(
         (burst - sum(costs.get(f, 0) for f in ['tr_classify', 'tr_peer_lookup_bulk', 'tr_encap_mbuf',
                                                 'tr_decap_mbuf', 'tr_ipv6_dec_hop', 'tr_tx_flush'])) / pkts, 1)
+    files = exclusive_by_file(worker_file)
+    rec['by_source_file'] = {f: round(c / pkts, 1) for f, c in
+                             sorted(files.items(), key=lambda kv: -kv[1]) if c / pkts >= 1.0}
     top = sorted(((c, f) for f, c in costs.items() if c < total), reverse=True)[:12]
     rec['top_inclusive'] = [{'function': f, 'instructions_per_pkt': round(c / pkts, 1)} for c, f in top]
     return rec
@@ -130,13 +150,18 @@ def main():
     with open(os.path.join(args.out_dir, 'callgrind.json'), 'w') as f:
         json.dump(recs, f, indent=1)
     with open(os.path.join(args.out_dir, 'callgrind.md'), 'w') as f:
-        f.write('| mode | peers | instructions/pkt | rx+loop | classify | lookup | rewrite | tx | decide+counters |\n')
-        f.write('|---|---:|---:|---:|---:|---:|---:|---:|---:|\n')
+        f.write('Instructions per packet of the worker loop (tr_worker_main), by source file '
+                '(inlined code counted where it was written) or shared object:\n\n')
+        names = []
         for r in recs:
-            s = r['stages']
-            f.write('| %s | %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n' % (
-                r['mode'], r['peers'], r['instructions_per_pkt'], s['rx_and_loop'], s['classify'],
-                s['lookup'], s['rewrite'], s['tx'], s['decide_and_counters']))
+            for n in r['by_source_file']:
+                if n not in names:
+                    names.append(n)
+        f.write('| source | ' + ' | '.join('%s %d peers' % (r['mode'], r['peers']) for r in recs) + ' |\n')
+        f.write('|---|' + '---:|' * len(recs) + '\n')
+        f.write('| **total** | ' + ' | '.join('**%.0f**' % r['instructions_per_pkt'] for r in recs) + ' |\n')
+        for n in names:
+            f.write('| %s | ' % n + ' | '.join('%.0f' % r['by_source_file'].get(n, 0) for r in recs) + ' |\n')
     return 0
 
 
