@@ -758,9 +758,14 @@ struct tr_control *tr_control_create(struct tr_relay *r)
 		tr_control_free(c);
 		return NULL;
 	}
-	/* Clock in ms, so max_cycles is the time-out in ms. */
+	/* Clock in ms, so max_cycles is the time-out in ms. Fragments wait
+	 * in mbufs of the rx pool, up to RTE_LIBRTE_IP_FRAG_MAX_FRAG per
+	 * datagram: like the packet queues (below) they may hold at most a
+	 * quarter of the pool, or a fragment flood would starve rx. */
+	c->reasm_flows = RTE_MAX(16u, RTE_MIN((uint32_t)TR_REASM_MAX_FLOWS,
+					      r->cfg.mbufs / 4 / RTE_LIBRTE_IP_FRAG_MAX_FRAG));
 	c->frag_tbl = rte_ip_frag_table_create(TR_REASM_BUCKETS, TR_REASM_BUCKET_ENTRIES,
-					       TR_REASM_MAX_FLOWS, TR_REASM_TIMEOUT_MS,
+					       c->reasm_flows, TR_REASM_TIMEOUT_MS,
 					       (int)rte_socket_id());
 	if (c->frag_tbl == NULL) {
 		tr_control_free(c);

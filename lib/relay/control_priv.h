@@ -58,6 +58,7 @@ struct tr_control {
 	struct rte_ip_frag_tbl *frag_tbl;
 	struct rte_ip_frag_death_row death_row;
 	uint32_t reasm_held;
+	uint32_t reasm_flows;        /* datagrams in reassembly at once, bounded by the mbuf pool */
 	uint32_t queue_cap;          /* global queued-packet cap, bounded by the mbuf pool */
 	uint64_t last_watchdog_ms;
 	uint64_t neigh4_probe_ms, neigh6_probe_ms;

@@ -1120,12 +1120,51 @@ def g_multiworker():
     cases(len(cap.frames) - 2)
 
 
+# ================================================================== fragment flood
+
+def g_fragment_flood():
+    """First fragments of 100 datagrams that never complete, with [ports] mbufs = 1024: the
+    reassembly table holds at most mbufs / 32 = 32 datagrams (a quarter of the pool at 8
+    fragments each), the other 68 are refused at once (rx_reasm_failed), the 32 held time out
+    after 5 s (rx_reasm_timeout), and a data packet from trusted A in the middle of the flood
+    is still decapsulated: fragments cannot take the mbufs rx needs."""
+    cap = trusted_cap()
+    e = Exp().trust_prelude()
+    n_flood, held = 100, 32
+    t = 1.0
+    for k in range(n_flood):
+        dg = ip4_datagram(A_V4, R4, A_PORT, RP, C.ip6_udp(A, H, total=600), ipid=0x2000 + k)
+        first = [bytes(f) for f in fragment(IP(dg), fragsize=304)][0]
+        cap.add(t, f_ipv4(first))
+        t += 0.001
+        if k == n_flood // 2:
+            d = C.ip6_udp(A, H, b"during the fragment flood")
+            cap.add(t, from_a(d))
+            t += 0.001
+            e.teredo_decap()
+    e.drop("rx_reasm_failed", n_flood - held).drop("rx_reasm_timeout", held)
+    nt = cap.ticks(t + 0.5, t + 8.0, 0.5)
+    e.ticks(nt)
+    ini = C.fixture_ini().replace("native = 0\n", "native = 0\nmbufs = 1024\n", 1)
+    res = run(cap, ini=ini, label="fragment-flood")
+    C.check_trust_outputs(res)
+    rest = list(res.frames[2:])
+    check(len(rest) == 1, "expected the one data packet, got %d frames:\n%s"
+          % (len(rest), C.frames_summary(rest)))
+    C.check_native(rest[0], C.dec_hop(C.ip6_udp(A, H, b"during the fragment flood")),
+                   what="data during the fragment flood")
+    check(res.stats.get("reasm_held") == 0, "fragments still held at the end: %r"
+          % res.stats.get("reasm_held"))
+    check_stats(res, e)
+    cases(n_flood + 1)
+
+
 GROUPS = collections.OrderedDict([
     ("truncation", g_truncation), ("lengths", g_lengths), ("ipv4_options", g_ipv4_options),
     ("auth_origin", g_auth_origin), ("spoofing", g_spoofing), ("destinations", g_destinations),
     ("hop_limit", g_hop_limit), ("bubble_flood", g_bubble_flood), ("queue_caps", g_queue_caps),
     ("amplification", g_amplification), ("peer_flood", g_peer_flood),
-    ("multiworker", g_multiworker)])
+    ("multiworker", g_multiworker), ("fragment_flood", g_fragment_flood)])
 
 
 def main():
