@@ -49,9 +49,9 @@ uint32_t tr_cksum_words(uint32_t sum, const void *buf, size_t len)
 	return fold64(add_words(acc, p, len & ~(size_t)3));
 }
 
-uint32_t tr_cksum_add(uint32_t sum, const void *buf, size_t len)
+/* The unfolded sum of any buffer; inlined where the length is a packet's. */
+static inline uint64_t sum_bytes(uint64_t sum, const uint8_t *p, size_t len)
 {
-	const uint8_t *p = buf;
 	/* 32-bit words into 64-bit accumulators: the same one's-complement sum
 	 * as 16-bit words once folded (RFC 1071 §2(C)), four times fewer adds,
 	 * and four independent chains the CPU can run in parallel. This is the
@@ -96,8 +96,13 @@ uint32_t tr_cksum_add(uint32_t sum, const void *buf, size_t len)
 		memcpy(&h, pad, 2);
 		acc += h;
 	}
+	return acc;
+}
+
+uint32_t tr_cksum_add(uint32_t sum, const void *buf, size_t len)
+{
 	/* Folding keeps the one's-complement value and fits the 32-bit result. */
-	return fold64(acc);
+	return fold64(sum_bytes(sum, buf, len));
 }
 
 uint16_t tr_cksum_finish(uint32_t sum)
@@ -214,6 +219,19 @@ uint16_t tr_udp4_cksum(uint32_t src, uint32_t dst, const uint8_t *udp, size_t ud
 
 	s = tr_cksum_add(s, udp, udp_len);
 	return map_zero(tr_cksum_finish(s), udp, udp_len, 6);
+}
+
+bool tr_udp4_cksum_ok(const uint8_t *ip, const uint8_t *udp, size_t udp_len)
+{
+	/* Pseudo-header words taken where they lie: both addresses from the
+	 * IPv4 header, the protocol, and the UDP length, which is the UDP
+	 * header's own length word. Valid when everything sums to -0. */
+	static const uint8_t proto[2] = { 0, TR_NH_UDP };
+	uint16_t pw, lw;
+
+	memcpy(&pw, proto, 2);
+	memcpy(&lw, udp + 4, 2);
+	return fold64(sum_bytes(add_words((uint64_t)pw + lw, ip + 12, 8), udp, udp_len)) == 0xffff;
 }
 
 uint16_t tr_udp4_teredo_cksum(uint32_t src, uint32_t dst, const uint8_t *udp, size_t udp_len)

@@ -345,7 +345,7 @@ static void classify_teredo(const struct tr_relay_id *r, const uint8_t *frame, s
 	}
 	/* RFC 768: a zero checksum means "not computed" over IPv4; accept it. */
 	if ((udp[6] | udp[7]) != 0 && !(hw & TR_HW_L4_CKSUM_GOOD) &&
-	    tr_udp4_cksum(src4, dst4, udp, ulen) != 0) {
+	    !tr_udp4_cksum_ok(ip, udp, ulen)) {
 		drop(out, TR_DROP_RX_BAD_UDP_CSUM);
 		return;
 	}

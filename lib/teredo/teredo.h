@@ -117,6 +117,11 @@ uint32_t tr_ipv6_packet_sum(const uint8_t *ip6, size_t len);
 /* One's-complement sum of len bytes (a multiple of 2, a header) folded to
  * 16 bits, for the templates that patch precomputed sums. */
 uint32_t tr_cksum_words(uint32_t sum, const void *buf, size_t len);
+/* Verification on receipt: true when the UDP datagram at udp (udp_len
+ * bytes, its length field equal to udp_len) inside the IPv4 header ip
+ * carries a correct non-zero checksum; the same verdict as
+ * tr_udp4_cksum(...) == 0, without building the pseudo-header. */
+bool tr_udp4_cksum_ok(const uint8_t *ip, const uint8_t *udp, size_t udp_len);
 /* tr_udp4_cksum for a datagram whose payload is an IPv6 packet (Teredo):
  * the same value, computed with tr_ipv6_packet_sum. */
 uint16_t tr_udp4_teredo_cksum(uint32_t src, uint32_t dst, const uint8_t *udp, size_t udp_len);

@@ -420,6 +420,45 @@ static void test_teredo_cksum_bad_inner(void **state)
 	}
 }
 
+/* The receive-side verdict (pseudo-header words read from the IPv4 header)
+ * agrees with recomputing the checksum, for valid and corrupted datagrams
+ * of every length, odd ones included. */
+static void test_udp4_verify(void **state)
+{
+	(void)state;
+	static uint8_t f[20 + 8 + 1300];
+	unsigned ok = 0, bad = 0;
+
+	for (unsigned it = 0; it < 4000; it++) {
+		size_t ulen = 8 + (size_t)(it * 7) % 1300;
+
+		srand(it);
+		for (size_t i = 0; i < 20 + ulen; i++)
+			f[i] = (uint8_t)rand();
+		uint8_t *udp = f + 20;
+
+		f[9] = TR_NH_UDP;
+		udp[4] = (uint8_t)(ulen >> 8);
+		udp[5] = (uint8_t)ulen;
+		udp[6] = udp[7] = 0;
+		uint16_t c = tr_udp4_cksum(be32(f + 12), be32(f + 16), udp, ulen);
+
+		memcpy(udp + 6, &c, 2);
+		if (it % 3 == 0)                          /* corrupt one byte */
+			udp[8 + (it % (ulen - 7)) - 1] ^= (uint8_t)(1u << (it % 8));
+		if (it % 11 == 0)                         /* or an address */
+			f[12 + it % 8] ^= 0x40;
+		bool want = tr_udp4_cksum(be32(f + 12), be32(f + 16), udp, ulen) == 0;
+
+		assert_int_equal(tr_udp4_cksum_ok(f, udp, ulen), want);
+		if (want)
+			ok++;
+		else
+			bad++;
+	}
+	assert_true(ok > 2000 && bad > 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_corruption_detected),
 		cmocka_unit_test(test_teredo_cksum_derived),
 		cmocka_unit_test(test_teredo_cksum_bad_inner),
+		cmocka_unit_test(test_udp4_verify),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
