@@ -31,7 +31,9 @@ static void put_be16(uint8_t *p, uint16_t v)
 /* All 32 bits: 2001:db8::/32 and the pre-RFC 3ffe:831f::/32 are not Teredo (RFC 4380 §2.6). */
 bool tr_is_teredo(const uint8_t a[16])
 {
-	return a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x00 && a[3] == 0x00;
+	static const uint8_t prefix[4] = { 0x20, 0x01, 0x00, 0x00 };
+
+	return memcmp(a, prefix, 4) == 0;       /* one 32-bit compare */
 }
 
 /* RFC 4380 §4: server plain, port and client XOR all-ones. */
@@ -58,32 +60,30 @@ void tr_addr_encode(const struct tr_addr_info *in, uint8_t out[16])
 	put_be32(out + 12, ~in->client);
 }
 
-/* True if ip lies in net/plen (plen 1..32). */
-static bool in4(uint32_t ip, uint32_t net, unsigned plen)
-{
-	uint32_t mask = plen >= 32 ? 0xffffffffu : ~(0xffffffffu >> plen);
-
-	return (ip & mask) == net;
-}
-
 /*
  * Exactly the RFC 4380 §5.2.4 list (as Miredo v4global.c). Directed
  * broadcasts of attached subnets are not knowable here. 100.64/10, 240/4,
- * TEST-NETs and 198.18/15 stay global on purpose (notes §1.2).
+ * TEST-NETs and 198.18/15 stay global on purpose (notes §1.2). One switch
+ * on the first octet: this runs for every packet in both directions.
  */
 bool tr_ipv4_is_global(uint32_t ip)
 {
-	if (in4(ip, 0x00000000, 8) ||    /* 0.0.0.0/8 */
-	    in4(ip, 0x0a000000, 8) ||    /* 10.0.0.0/8 */
-	    in4(ip, 0x7f000000, 8) ||    /* 127.0.0.0/8 */
-	    in4(ip, 0xa9fe0000, 16) ||   /* 169.254.0.0/16 */
-	    in4(ip, 0xac100000, 12) ||   /* 172.16.0.0/12 */
-	    in4(ip, 0xc0a80000, 16) ||   /* 192.168.0.0/16 */
-	    in4(ip, 0xc0586300, 24) ||   /* 192.88.99.0/24, 6to4 anycast */
-	    in4(ip, 0xe0000000, 4) ||    /* 224.0.0.0/4 multicast */
-	    ip == 0xffffffffu)           /* limited broadcast */
+	switch (ip >> 24) {
+	case 0:                                        /* 0.0.0.0/8 */
+	case 10:                                       /* 10.0.0.0/8 */
+	case 127:                                      /* 127.0.0.0/8 */
 		return false;
-	return true;
+	case 169:
+		return (ip >> 16) != 0xa9fe;            /* 169.254.0.0/16 */
+	case 172:
+		return (ip >> 20) != 0xac1;             /* 172.16.0.0/12 */
+	case 192:
+		return (ip >> 16) != 0xc0a8 &&          /* 192.168.0.0/16 */
+		       (ip >> 8) != 0xc05863;           /* 192.88.99.0/24, 6to4 anycast */
+	default:
+		/* 224.0.0.0/4 multicast; 255.255.255.255 limited broadcast */
+		return (ip >> 28) != 0xe && ip != 0xffffffffu;
+	}
 }
 
 bool tr_ipv6_is_multicast(const uint8_t a[16])
