@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "cksum_impl.h"
 #include "teredo.h"
 
 #define ICMP6_HLEN      8       /* type, code, checksum, 4-byte parameter */
@@ -61,150 +62,109 @@ size_t tr_build_nonce_trailer(uint8_t out[6], uint32_t nonce)
 	return 6;
 }
 
-size_t tr_build_encap(uint8_t *out, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
-		      uint16_t ip_id, uint8_t ttl, size_t payload_len)
-{
-	uint8_t *ip = out;
-	uint8_t *udp = out + TR_IPV4_HLEN;
-	uint16_t ck;
-
-	/* Lengths must fit the 16-bit IPv4 total length; refuse rather than
-	 * emit a header that lies about the datagram size. */
-	if (payload_len > TR_MAX_UDP_PAYLOAD)
-		return 0;
-
-	ip[0] = 0x45;                   /* version 4, IHL 5: never options */
-	ip[1] = 0;                      /* TOS 0 (ECN not propagated yet, §3(f)) */
-	put_be16(ip + 2, (uint16_t)(TR_ENCAP_HLEN + payload_len));
-	put_be16(ip + 4, ip_id);
-	put_be16(ip + 6, 0);            /* DF clear, RFC 4380 §5.1.2; no fragment */
-	ip[8] = ttl;
-	ip[9] = TR_NH_UDP;
-	put_be16(ip + 10, 0);
-	put_be32(ip + 12, src);
-	put_be32(ip + 16, dst);
-	ck = tr_ipv4_hdr_cksum(ip, TR_IPV4_HLEN);
-	memcpy(ip + 10, &ck, 2);
-
-	put_be16(udp, sport);
-	put_be16(udp + 2, dport);
-	put_be16(udp + 4, (uint16_t)(TR_UDP_HLEN + payload_len));
-	put_be16(udp + 6, 0);
-	/* Covers the payload already placed at out + 28 (RFC 768); for an
-	 * IPv6 payload with a transport checksum, derived from its header. */
-	ck = tr_udp4_teredo_cksum(src, dst, udp, TR_UDP_HLEN + payload_len);
-	memcpy(udp + 6, &ck, 2);
-	return TR_ENCAP_HLEN;
-}
-
-/* Words as they lie in memory (the raw convention of cksum.c). */
-static inline uint64_t raw16(const uint8_t *p)
-{
-	uint16_t w;
-
-	memcpy(&w, p, 2);
-	return w;
-}
-
-static inline uint64_t raw32(const uint8_t *p)
-{
-	uint32_t w;
-
-	memcpy(&w, p, 4);
-	return w;
-}
-
-static inline uint32_t fold(uint64_t s)
-{
-	s = (s & 0xffffffffu) + (s >> 32);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (uint32_t)((s & 0xffff) + (s >> 16));
-}
-
 void tr_encap_tmpl_init(struct tr_encap_tmpl *t, const uint8_t src_mac[6], uint32_t src,
 			uint16_t sport, uint8_t ttl)
 {
 	static const uint8_t zero_mac[6];
-	uint8_t *ip = t->hdr + TR_ETH_HLEN;
 	uint8_t ph[12] = { 0 };
 
-	/* Variable fields zero: length, ID, checksums, destination, port. */
-	memset(t->hdr, 0, sizeof(t->hdr));
+	/* Variable fields zero: destination MAC, length, ID, checksums,
+	 * destination address and port. */
+	memset(t, 0, sizeof(*t));
 	tr_build_eth(t->hdr, zero_mac, src_mac, TR_ETHERTYPE_IPV4);
-	ip[0] = 0x45;
+
+	uint8_t *ip = t->hdr + TR_ETH_HLEN;
+
+	ip[0] = 0x45;                   /* version 4, IHL 5: never options */
+	/* TOS 0 (ECN not propagated yet, §3(f)); flags and offset 0: DF clear,
+	 * RFC 4380 §5.1.2, never a fragment. */
 	ip[8] = ttl;
 	ip[9] = TR_NH_UDP;
 	put_be32(ip + 12, src);
 	put_be16(ip + TR_IPV4_HLEN, sport);
-	t->ip_sum = tr_cksum_words(0, ip, TR_IPV4_HLEN);
+	t->ip_sum = tr_fold64(tr_add_words(0, ip, TR_IPV4_HLEN));
 	put_be32(ph, src);
 	ph[9] = TR_NH_UDP;
-	t->phdr_sum = tr_cksum_words(0, ph, sizeof(ph));
-	t->udp_sum = tr_cksum_words(t->phdr_sum, ip + TR_IPV4_HLEN, TR_UDP_HLEN);
+	t->phdr_sum = tr_fold64(tr_add_words(0, ph, sizeof(ph)));
+	t->udp_sum = tr_fold64(tr_add_words(t->phdr_sum, ip + TR_IPV4_HLEN, TR_UDP_HLEN));
 }
 
-/* Fields that vary per packet, shared by both variants. */
-static void tmpl_fill(const struct tr_encap_tmpl *t, uint8_t *out, const uint8_t dst_mac[6],
-		      uint32_t dst, uint16_t dport, uint16_t ip_id, size_t payload_len)
+/* The IPv4 + UDP headers at ip, for payload_len bytes already at ip + 28:
+ * the template's constant part, the fields of this packet, and either both
+ * checksums or, for a NIC that computes them, the pseudo-header sum. */
+static void write_ip_udp(const struct tr_encap_tmpl *t, uint8_t *ip, uint32_t dst, uint16_t dport,
+			 uint16_t ip_id, size_t payload_len, bool offload)
 {
-	uint8_t *ip = out + TR_ETH_HLEN;
 	uint8_t *udp = ip + TR_IPV4_HLEN;
+	uint16_t ck;
 
-	memcpy(out, t->hdr, sizeof(t->hdr));
-	memcpy(out, dst_mac, 6);
+	memcpy(ip, t->hdr + TR_ETH_HLEN, TR_ENCAP_HLEN);
 	put_be16(ip + 2, (uint16_t)(TR_ENCAP_HLEN + payload_len));
 	put_be16(ip + 4, ip_id);
 	put_be32(ip + 16, dst);
 	put_be16(udp + 2, dport);
 	put_be16(udp + 4, (uint16_t)(TR_UDP_HLEN + payload_len));
+
+	uint64_t dst_w = tr_raw32(ip + 16);
+
+	if (offload) {
+		/* Pseudo-header only (RFC 768): source and protocol, destination,
+		 * UDP length. The IPv4 checksum stays 0. */
+		ck = (uint16_t)tr_fold64(t->phdr_sum + dst_w + tr_raw16(udp + 4));
+		memcpy(udp + 6, &ck, 2);
+		return;
+	}
+	/* IPv4: constant words + length and ID (bytes 2..5) + destination. */
+	ck = (uint16_t)~tr_fold64(t->ip_sum + tr_raw32(ip + 2) + dst_w);
+	memcpy(ip + 10, &ck, 2);
+	/* UDP: constants + destination + port, the UDP length twice (header
+	 * and pseudo-header), and the IPv6 packet's sum (RFC 768). */
+	ck = (uint16_t)~tr_fold64(t->udp_sum + dst_w + tr_raw16(udp + 2) + 2 * tr_raw16(udp + 4) +
+				  tr_ipv6_packet_sum(udp + TR_UDP_HLEN, payload_len));
+	if (ck == 0)
+		ck = 0xffff;            /* RFC 768: a computed 0 is sent as all ones */
+	memcpy(udp + 6, &ck, 2);
+}
+
+/* Lengths must fit the 16-bit IPv4 total length; refuse rather than emit a
+ * header that lies about the datagram size. */
+static size_t write_frame(const struct tr_encap_tmpl *t, uint8_t *out, const uint8_t dst_mac[6],
+			  uint32_t dst, uint16_t dport, uint16_t ip_id, size_t payload_len,
+			  bool offload)
+{
+	if (payload_len > TR_MAX_UDP_PAYLOAD)
+		return 0;
+	memcpy(out, t->hdr, TR_ETH_HLEN);
+	memcpy(out, dst_mac, 6);
+	write_ip_udp(t, out + TR_ETH_HLEN, dst, dport, ip_id, payload_len, offload);
+	return TR_ETH_HLEN + TR_ENCAP_HLEN;
 }
 
 size_t tr_encap_tmpl_write(const struct tr_encap_tmpl *t, uint8_t *out, const uint8_t dst_mac[6],
 			   uint32_t dst, uint16_t dport, uint16_t ip_id, size_t payload_len)
 {
-	uint8_t *ip = out + TR_ETH_HLEN;
-	uint8_t *udp = ip + TR_IPV4_HLEN;
-
-	if (payload_len > TR_MAX_UDP_PAYLOAD)
-		return 0;
-	tmpl_fill(t, out, dst_mac, dst, dport, ip_id, payload_len);
-
-	/* IPv4: constant words + length and ID (bytes 2..5) + destination. */
-	uint64_t dst_w = raw32(ip + 16);
-	uint64_t s = t->ip_sum + raw32(ip + 2) + dst_w;
-	uint16_t ck = (uint16_t)~fold(s);
-
-	memcpy(ip + 10, &ck, 2);
-
-	/* UDP: constants + destination + port, the UDP length twice (header
-	 * and pseudo-header), and the IPv6 packet's sum (RFC 768). */
-	s = t->udp_sum + dst_w + raw16(udp + 2) + 2 * raw16(udp + 4) +
-	    tr_ipv6_packet_sum(udp + TR_UDP_HLEN, payload_len);
-	ck = (uint16_t)~fold(s);
-	if (ck == 0)
-		ck = 0xffff;            /* RFC 768: a computed 0 is sent as all ones */
-	memcpy(udp + 6, &ck, 2);
-	return TR_ETH_HLEN + TR_ENCAP_HLEN;
+	return write_frame(t, out, dst_mac, dst, dport, ip_id, payload_len, false);
 }
 
 size_t tr_encap_tmpl_write_offload(const struct tr_encap_tmpl *t, uint8_t *out,
 				   const uint8_t dst_mac[6], uint32_t dst, uint16_t dport,
 				   uint16_t ip_id, size_t payload_len)
 {
-	uint8_t *ip = out + TR_ETH_HLEN;
-	uint8_t *udp = ip + TR_IPV4_HLEN;
+	return write_frame(t, out, dst_mac, dst, dport, ip_id, payload_len, true);
+}
+
+size_t tr_build_encap(uint8_t *out, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+		      uint16_t ip_id, uint8_t ttl, size_t payload_len)
+{
+	static const uint8_t no_mac[6];
+	struct tr_encap_tmpl t;
 
 	if (payload_len > TR_MAX_UDP_PAYLOAD)
 		return 0;
-	tmpl_fill(t, out, dst_mac, dst, dport, ip_id, payload_len);
-	/* Pseudo-header only (RFC 768): source, protocol, destination, UDP
-	 * length. The IPv4 checksum stays 0. */
-	uint64_t s = t->phdr_sum + raw32(ip + 16) + raw16(udp + 4);
-	uint16_t ck = (uint16_t)fold(s);
-
-	memcpy(udp + 6, &ck, 2);
-	return TR_ETH_HLEN + TR_ENCAP_HLEN;
+	/* One template for one packet: the same code as the fast path. */
+	tr_encap_tmpl_init(&t, no_mac, src, sport, ttl);
+	write_ip_udp(&t, out, dst, dport, ip_id, payload_len, false);
+	return TR_ENCAP_HLEN;
 }
 
 uint8_t tr_ipv6_dec_hop(uint8_t *ip6)

@@ -7,47 +7,8 @@
  */
 #include <string.h>
 
+#include "cksum_impl.h"
 #include "teredo.h"
-
-/* Reduce a wide accumulator to at most 16 bits with end-around carry.
- * Fixed steps, no data-dependent loop: the branch would mispredict per
- * packet on the fast path. 64 -> 33 -> 17 -> 16 bits (+1 carry step). */
-static inline uint32_t fold64(uint64_t s)
-{
-	s = (s & 0xffffffffu) + (s >> 32);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (uint32_t)s;
-}
-
-/* Headers: a known small length, a multiple of 4. Straight-line 32-bit
- * adds once inlined; the general loop below costs more than the sum for
- * 8 to 40 bytes (set-up, tail, vector shuffles). */
-static inline uint64_t add_words(uint64_t acc, const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i + 4 <= len; i += 4) {
-		uint32_t w;
-
-		memcpy(&w, p + i, 4);
-		acc += w;
-	}
-	return acc;
-}
-
-uint32_t tr_cksum_words(uint32_t sum, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	uint64_t acc = sum;
-
-	if (len & 3) {                  /* a 2-byte field: the one odd case */
-		uint16_t h;
-
-		memcpy(&h, p + (len & ~(size_t)3), 2);
-		acc += h;
-	}
-	return fold64(add_words(acc, p, len & ~(size_t)3));
-}
 
 /* The unfolded sum of any buffer; inlined where the length is a packet's. */
 static inline uint64_t sum_bytes(uint64_t sum, const uint8_t *p, size_t len)
@@ -102,12 +63,12 @@ static inline uint64_t sum_bytes(uint64_t sum, const uint8_t *p, size_t len)
 uint32_t tr_cksum_add(uint32_t sum, const void *buf, size_t len)
 {
 	/* Folding keeps the one's-complement value and fits the 32-bit result. */
-	return fold64(sum_bytes(sum, buf, len));
+	return tr_fold64(sum_bytes(sum, buf, len));
 }
 
 uint16_t tr_cksum_finish(uint32_t sum)
 {
-	return (uint16_t)~fold64(sum);
+	return (uint16_t)~tr_fold64(sum);
 }
 
 /* RFC 1624 §3 eqn 3: HC' = ~(~HC + ~m + m'). Avoids the -0 pitfall of eqn 2. */
@@ -117,13 +78,13 @@ uint16_t tr_cksum_update16(uint16_t cksum, uint16_t old_w, uint16_t new_w)
 
 	s += (uint16_t)~old_w;
 	s += new_w;
-	return (uint16_t)~fold64(s);
+	return (uint16_t)~tr_fold64(s);
 }
 
 uint16_t tr_ipv4_hdr_cksum(const uint8_t *ip, size_t ihl_bytes)
 {
 	if (ihl_bytes == TR_IPV4_HLEN)          /* no options: every Teredo packet */
-		return (uint16_t)~fold64(add_words(0, ip, TR_IPV4_HLEN));
+		return (uint16_t)~tr_fold64(tr_add_words(0, ip, TR_IPV4_HLEN));
 	return tr_cksum_finish(tr_cksum_add(0, ip, ihl_bytes));
 }
 
@@ -194,10 +155,10 @@ uint32_t tr_ipv6_packet_sum(const uint8_t *ip6, size_t len)
 	tail[4] = tail[5] = tail[6] = 0;
 	tail[7] = nh;
 
-	uint64_t addrs = add_words(0, ip6 + 8, 32);
-	uint32_t payload = (uint16_t)~fold64(add_words(addrs, tail, sizeof(tail)));
+	uint64_t addrs = tr_add_words(0, ip6 + 8, 32);
+	uint32_t payload = (uint16_t)~tr_fold64(tr_add_words(addrs, tail, sizeof(tail)));
 
-	return fold64(add_words(addrs, ip6, 8) + payload);
+	return tr_fold64(tr_add_words(addrs, ip6, 8) + payload);
 }
 
 static uint32_t udp4_pseudo_sum(uint32_t src, uint32_t dst, size_t udp_len)
@@ -210,7 +171,7 @@ static uint32_t udp4_pseudo_sum(uint32_t src, uint32_t dst, size_t udp_len)
 	ph[9] = TR_NH_UDP;
 	ph[10] = (uint8_t)(udp_len >> 8);
 	ph[11] = (uint8_t)udp_len;
-	return fold64(add_words(0, ph, sizeof(ph)));
+	return tr_fold64(tr_add_words(0, ph, sizeof(ph)));
 }
 
 uint16_t tr_udp4_cksum(uint32_t src, uint32_t dst, const uint8_t *udp, size_t udp_len)
@@ -227,23 +188,9 @@ bool tr_udp4_cksum_ok(const uint8_t *ip, const uint8_t *udp, size_t udp_len)
 	 * IPv4 header, the protocol, and the UDP length, which is the UDP
 	 * header's own length word. Valid when everything sums to -0. */
 	static const uint8_t proto[2] = { 0, TR_NH_UDP };
-	uint16_t pw, lw;
+	uint64_t s = tr_add_words(tr_raw16(proto) + tr_raw16(udp + 4), ip + 12, 8);
 
-	memcpy(&pw, proto, 2);
-	memcpy(&lw, udp + 4, 2);
-	return fold64(sum_bytes(add_words((uint64_t)pw + lw, ip + 12, 8), udp, udp_len)) == 0xffff;
-}
-
-uint16_t tr_udp4_teredo_cksum(uint32_t src, uint32_t dst, const uint8_t *udp, size_t udp_len)
-{
-	if (udp_len < TR_UDP_HLEN)
-		return tr_udp4_cksum(src, dst, udp, udp_len);
-
-	uint64_t s = udp4_pseudo_sum(src, dst, udp_len);
-
-	s = add_words(s, udp, TR_UDP_HLEN);
-	s += tr_ipv6_packet_sum(udp + TR_UDP_HLEN, udp_len - TR_UDP_HLEN);
-	return map_zero((uint16_t)~fold64(s), udp, udp_len, 6);
+	return tr_fold64(sum_bytes(s, udp, udp_len)) == 0xffff;
 }
 
 uint16_t tr_ipv6_l4_cksum(const uint8_t src[16], const uint8_t dst[16], uint8_t next_header,

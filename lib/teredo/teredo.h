@@ -114,17 +114,11 @@ uint16_t tr_udp4_cksum(uint32_t src, uint32_t dst, const uint8_t *udp, size_t ud
  * modulo 0xffff to tr_cksum_add(0, ip6, len); derived from the header when
  * a TCP/UDP/ICMPv6 checksum right after it vouches for the payload. */
 uint32_t tr_ipv6_packet_sum(const uint8_t *ip6, size_t len);
-/* One's-complement sum of len bytes (a multiple of 2, a header) folded to
- * 16 bits, for the templates that patch precomputed sums. */
-uint32_t tr_cksum_words(uint32_t sum, const void *buf, size_t len);
 /* Verification on receipt: true when the UDP datagram at udp (udp_len
  * bytes, its length field equal to udp_len) inside the IPv4 header ip
  * carries a correct non-zero checksum; the same verdict as
  * tr_udp4_cksum(...) == 0, without building the pseudo-header. */
 bool tr_udp4_cksum_ok(const uint8_t *ip, const uint8_t *udp, size_t udp_len);
-/* tr_udp4_cksum for a datagram whose payload is an IPv6 packet (Teredo):
- * the same value, computed with tr_ipv6_packet_sum. */
-uint16_t tr_udp4_teredo_cksum(uint32_t src, uint32_t dst, const uint8_t *udp, size_t udp_len);
 /* Upper-layer checksum over IPv6 (RFC 8200 §8.1), same conventions. */
 uint16_t tr_ipv6_l4_cksum(const uint8_t src[16], const uint8_t dst[16], uint8_t next_header,
 			  const uint8_t *l4, size_t l4_len);
@@ -207,13 +201,15 @@ size_t tr_build_nonce_trailer(uint8_t out[6], uint32_t nonce);
 
 /* IPv4 + UDP header (28 bytes) written at out, for payload_len bytes that
  * follow it contiguously at out + 28. DF clear (RFC 4380 §5.1.2), protocol
- * 17, both checksums computed. Returns 28. */
+ * 17, both checksums computed (the outer UDP one derived from an IPv6
+ * payload's own checksum, D29). Returns 28, 0 when payload_len does not
+ * fit. Built by a one-packet tr_encap_tmpl: the fast path's code. */
 size_t tr_build_encap(uint8_t *out, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
 		      uint16_t ip_id, uint8_t ttl, size_t payload_len);
 
-/* The same Ethernet + IPv4 + UDP headers as tr_build_eth + tr_build_encap,
- * for the fast path: the fields every packet of a relay shares are written
- * once, with their checksum sums, and each packet patches the rest. */
+/* Ethernet + IPv4 + UDP headers for the fast path: the fields every packet
+ * of a relay shares are written once, with their checksum sums, and each
+ * packet patches the rest (tr_build_encap without the per-call set-up). */
 struct tr_encap_tmpl {
 	uint8_t hdr[TR_ETH_HLEN + TR_ENCAP_HLEN];
 	uint32_t ip_sum;        /* constant IPv4 header words */
@@ -223,8 +219,8 @@ struct tr_encap_tmpl {
 void tr_encap_tmpl_init(struct tr_encap_tmpl *t, const uint8_t src_mac[6], uint32_t src,
 			uint16_t sport, uint8_t ttl);
 /* 42 bytes at out for payload_len bytes that follow at out + 42 (an IPv6
- * packet: its checksum is derived as in tr_udp4_teredo_cksum). Returns 42,
- * or 0 when payload_len does not fit (as tr_build_encap). */
+ * packet: the outer UDP checksum takes its sum from tr_ipv6_packet_sum).
+ * Returns 42, or 0 when payload_len does not fit (as tr_build_encap). */
 size_t tr_encap_tmpl_write(const struct tr_encap_tmpl *t, uint8_t *out, const uint8_t dst_mac[6],
 			   uint32_t dst, uint16_t dport, uint16_t ip_id, size_t payload_len);
 /* The same for a NIC that computes both checksums (tx checksum offload):

@@ -355,24 +355,24 @@ static void test_teredo_cksum_derived(void **state)
 {
 	(void)state;
 	static const uint8_t nhs[] = { 6, TR_NH_UDP, TR_NH_ICMPV6, TR_NH_NONE, 0, 44, 43 };
-	static uint8_t u[8 + 1300];
+	static uint8_t f[28 + 1300];          /* IPv4 + UDP + the IPv6 packet */
 	const uint32_t src = 0xc6336401, dst = 0xc0000201;
+	uint8_t *ip6 = f + 28;
 	unsigned checked = 0;
 
 	for (size_t k = 0; k < sizeof(nhs); k++) {
 		for (size_t len = 40; len <= 1280; len += (len < 120 ? 1 : 37)) {
-			uint8_t *ip6 = u + 8;
-
 			make_ip6(ip6, len, nhs[k], (unsigned)(len * 7 + k));
-			memcpy(u, "\x0d\xd9\x10\x00", 4);
-			u[4] = (uint8_t)((len + 8) >> 8);
-			u[5] = (uint8_t)(len + 8);
-			u[6] = u[7] = 0;
 			assert_int_equal(tr_cksum_finish(tr_ipv6_packet_sum(ip6, len)),
 					 tr_cksum_finish(tr_cksum_add(0, ip6, len)));
-			uint16_t full = tr_udp4_cksum(src, dst, u, len + 8);
+			assert_int_equal(tr_build_encap(f, src, 3545, dst, 4096, 0, 64, len), 28);
+			uint16_t got;
 
-			assert_int_equal(tr_udp4_teredo_cksum(src, dst, u, len + 8), full);
+			memcpy(&got, f + 26, 2);
+			memset(f + 26, 0, 2);
+			uint16_t full = tr_udp4_cksum(src, dst, f + 20, len + 8);
+
+			assert_int_equal(got, full);
 			checked++;
 		}
 	}
@@ -380,8 +380,6 @@ static void test_teredo_cksum_derived(void **state)
 
 	/* Falls back when the header says otherwise: a UDP checksum of 0,
 	 * trailing bytes (RFC 6081 trailer after a bubble), not version 6. */
-	uint8_t *ip6 = u + 8;
-
 	make_ip6(ip6, 100, TR_NH_UDP, 1);
 	ip6[46] = ip6[47] = 0;
 	assert_int_equal(tr_cksum_finish(tr_ipv6_packet_sum(ip6, 100)),
@@ -406,17 +404,14 @@ static void test_teredo_cksum_derived(void **state)
 static void test_teredo_cksum_bad_inner(void **state)
 {
 	(void)state;
-	uint8_t u[8 + 120];
+	uint8_t f[28 + 120];
 	const uint32_t src = 0xc6336401, dst = 0xc0000201;
 
 	for (unsigned seed = 0; seed < 200; seed++) {
-		make_ip6(u + 8, 120, 6, seed);
-		u[8 + 40 + 20 + seed % 60] ^= (uint8_t)(1u << (seed % 8));   /* corrupt the payload */
-		memcpy(u, "\x0d\xd9\x10\x00\x00\x80\x00\x00", 8);
-		uint16_t c = tr_udp4_teredo_cksum(src, dst, u, sizeof(u));
-
-		memcpy(u + 6, &c, 2);
-		assert_int_not_equal(tr_udp4_cksum(src, dst, u, sizeof(u)), 0);
+		make_ip6(f + 28, 120, 6, seed);
+		f[28 + 40 + 20 + seed % 60] ^= (uint8_t)(1u << (seed % 8));   /* corrupt the payload */
+		assert_int_equal(tr_build_encap(f, src, 3545, dst, 4096, 0, 64, 120), 28);
+		assert_int_not_equal(tr_udp4_cksum(src, dst, f + 20, 128), 0);
 	}
 }
 
