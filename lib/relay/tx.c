@@ -5,7 +5,6 @@
  */
 #include <string.h>
 
-#include <rte_byteorder.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_udp.h>
@@ -70,16 +69,16 @@ int tr_encap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uin
 				   r->cfg.ttl);
 		lc->encap_ready = true;
 	}
-	uint64_t mac_be = rte_cpu_to_be_64(dst_mac << 16);   /* 6 bytes, wire order */
+	struct rte_ether_addr dst;
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
 
+	tr_u64_to_mac(dst_mac, &dst);
 	if (r->tx_cksum_offload) {
-		tr_encap_tmpl_write_offload(&lc->encap, f, (const uint8_t *)&mac_be, ip, port,
-					    lc->ip_id++, ip6_len);
+		tr_encap_tmpl_write_offload(&lc->encap, f, dst.addr_bytes, ip, port, lc->ip_id++,
+					    ip6_len);
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
 	} else {
-		tr_encap_tmpl_write(&lc->encap, f, (const uint8_t *)&mac_be, ip, port, lc->ip_id++,
-				    ip6_len);
+		tr_encap_tmpl_write(&lc->encap, f, dst.addr_bytes, ip, port, lc->ip_id++, ip6_len);
 	}
 	m->l2_len = TR_ETH_HLEN;
 	m->l3_len = TR_IPV4_HLEN;
