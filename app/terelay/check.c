@@ -61,6 +61,16 @@ static void print_lcores(const unsigned *workers, unsigned n, FILE *out)
 					"turns, no faster than one worker\n", workers[i], workers[j], cpu_of[i]);
 }
 
+/* "0x... ( NAME NAME )": the mask and the name DPDK gives each bit. */
+static void print_offloads(FILE *out, uint64_t bits, const char *(*name)(uint64_t))
+{
+	fprintf(out, "0x%" PRIx64 " (", bits);
+	for (unsigned b = 0; b < 64; b++)
+		if (bits & (1ull << b))
+			fprintf(out, " %s", name(1ull << b));
+	fprintf(out, " )");
+}
+
 static void print_port(uint16_t port, const char *role, const struct tr_port_result *res,
 		       const struct tr_port_req *req, FILE *out)
 {
@@ -73,15 +83,11 @@ static void print_port(uint16_t port, const char *role, const struct tr_port_res
 		req->n_rxq, res->max_rxq, req->n_txq, res->max_txq, res->rx_desc, res->tx_desc);
 	fprintf(out, "  rss: 0x%" PRIx64 " applied of 0x%" PRIx64 " wanted%s\n", res->rss_hf,
 		res->rss_hf_wanted, req->n_rxq > 1 ? "" : " (one rx queue: not needed)");
-	fprintf(out, "  offloads: rx 0x%" PRIx64 " (", res->rx_offloads);
-	for (unsigned b = 0; b < 64; b++)
-		if (res->rx_offloads & (1ull << b))
-			fprintf(out, " %s", rte_eth_dev_rx_offload_name(1ull << b));
-	fprintf(out, " ), tx 0x%" PRIx64 " (", res->tx_offloads);
-	for (unsigned b = 0; b < 64; b++)
-		if (res->tx_offloads & (1ull << b))
-			fprintf(out, " %s", rte_eth_dev_tx_offload_name(1ull << b));
-	fprintf(out, " )\n");
+	fprintf(out, "  offloads: rx ");
+	print_offloads(out, res->rx_offloads, rte_eth_dev_rx_offload_name);
+	fprintf(out, ", tx ");
+	print_offloads(out, res->tx_offloads, rte_eth_dev_tx_offload_name);
+	fprintf(out, "\n");
 	fprintf(out, "  flow rules: %u of %u usable\n", res->flows_ok, res->flows_wanted);
 	fprintf(out, "  fallbacks: %u\n", res->fallbacks);
 }
