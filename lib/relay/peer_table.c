@@ -151,16 +151,16 @@ struct tr_peer_ref tr_peer_add(struct tr_peer_table *t, const uint8_t in_key[16]
 			       uint16_t port, uint32_t now_ms)
 {
 	struct tr_aligned_key k;
-	const uint8_t *key = k.b;
 
 	memcpy(k.b, in_key, 16);
-	uint32_t s = tr_peer_shard_of(t, key);
+	hash_sig_t sig = tr_peer_hash(&k);      /* one CRC: shard, bucket, signature */
+	uint32_t s = tr_peer_shard_of_sig(t, sig);
 	struct tr_peer_shard *sh = &t->shard[s];
 	struct tr_peer_ref r = { .shard = s, .pos = -ENOSPC };
 
 	if (sh->count >= sh->capacity)
 		return r;
-	r.pos = rte_hash_add_key(sh->hash, key);
+	r.pos = rte_hash_add_key_with_hash(sh->hash, k.b, sig);
 	if (r.pos < 0)
 		return r;
 
