@@ -26,6 +26,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, 'scripts'))
+import hugepages  # noqa: E402  (the project's one reserve-and-mount helper)
 MODES = {'encap': '1:0:0:0', 'decap': '0:1:0:0', 'mix': '45:45:5:5'}
 SEED, SERVERS, HOSTS = 1, 16, 256
 
@@ -36,41 +38,21 @@ def log(*a):
 
 # ----------------------------------------------------------------- memory
 
-def hugepages_free():
-    free = size_kb = 0
-    with open('/proc/meminfo') as f:
-        for line in f:
-            if line.startswith('HugePages_Free:'):
-                free = int(line.split()[1])
-            elif line.startswith('Hugepagesize:'):
-                size_kb = int(line.split()[1])
-    mounted = False
-    with open('/proc/mounts') as f:
-        mounted = any(l.split()[2] == 'hugetlbfs' for l in f if len(l.split()) > 2)
-    return (free * size_kb * 1024 if size_kb == 2048 else 0), mounted
-
-
 def ensure_hugepages(need_bytes, allow_reserve):
     """Returns EAL memory arguments: hugepages with --in-memory when enough 2 MB
-    pages are free (reserving them as root when allowed), else --no-huge."""
-    free, mounted = hugepages_free()
-    if (free < need_bytes or not mounted) and allow_reserve and os.geteuid() == 0:
-        try:
-            with open('/proc/sys/vm/nr_hugepages') as f:
-                total = int(f.read())
-            want = total + (need_bytes - free) // (2 << 20) + 64 if free < need_bytes else total
-            with open('/proc/sys/vm/nr_hugepages', 'w') as f:
-                f.write(str(want))
-            if not mounted:
-                os.makedirs('/dev/hugepages', exist_ok=True)
-                subprocess.run(['mount', '-t', 'hugetlbfs', 'nodev', '/dev/hugepages'], check=False)
-        except OSError as e:
-            log('cannot reserve hugepages:', e)
-        free, mounted = hugepages_free()
-    if free >= need_bytes and mounted:
+    pages can be had (scripts/hugepages.py reserves and mounts them as root
+    when allowed), else --no-huge."""
+    try:
+        if allow_reserve:
+            hugepages.ensure(need_bytes >> 20)
+        else:
+            st = hugepages.status()
+            if st['free'] * hugepages.PAGE < need_bytes or not st['mounts']:
+                raise hugepages.HugepageError('hugepages: %d free 2 MB pages, --no-reserve given'
+                                              % st['free'])
         return ['--in-memory'], True
-    log('hugepages unavailable (%d MiB free, need %d MiB): --no-huge, numbers are lower'
-        % (free >> 20, need_bytes >> 20))
+    except (hugepages.HugepageError, OSError) as e:
+        log('%s: --no-huge, numbers are lower' % e)
     return ['--no-huge', '--no-shconf', '-m', '1024'], False
 
 

@@ -60,6 +60,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+import hugepages  # noqa: E402  (the project's one reserve-and-mount helper)
 RLY_IP, RLY_PORT, GEN_IP = '198.18.0.20', 3544, '198.18.0.254'
 RLY6, V6H6 = '2001:db8:6::20', '2001:db8:6::100'
 MAC = {'g0': '02:5b:00:00:00:01', 'r0': '02:5b:00:00:00:02',
@@ -584,12 +586,10 @@ def need(a):
             die(f'{b} not built: cd {REPO} && meson setup {a.build} && ninja -C {a.build}')
     if not os.path.exists('/dev/net/tun'):
         die('/dev/net/tun missing (Miredo needs TUN)')
-    free = 0
-    for line in open('/proc/meminfo'):
-        if line.startswith('HugePages_Free:'):
-            free = int(line.split()[1])
-    if free < 128:
-        die(f'{free} free 2 MB hugepages: terelay needs >= 128 (echo 512 > /proc/sys/vm/nr_hugepages)')
+    try:
+        hugepages.ensure(256)           # terelay runs --in-memory on 128 2 MB pages
+    except (hugepages.HugepageError, OSError) as e:
+        die(str(e))
 
 
 def machine():

@@ -38,6 +38,8 @@ from scapy.all import (Ether, ICMPv6EchoReply, ICMPv6EchoRequest, IP, IPv6,  # n
                        Raw, UDP, rdpcap, wrpcap)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
+import hugepages  # noqa: E402  (the project's one reserve-and-mount helper)
 DROPS_DEF = os.path.join(HERE, "..", "..", "lib", "teredo", "drop_reasons.def")
 COUNTERS_H = os.path.join(HERE, "..", "..", "lib", "relay", "counters.h")
 
@@ -487,6 +489,12 @@ def check_dumpcap(exe, work, dumpcap):
     # Only A's unanswered native packet: the relay bubbles its server every
     # 100 ms, giving a steady trickle to capture.
     frames, _, _ = build_traffic()
+    # A secondary process cannot attach to a --no-huge primary: the test sets
+    # up its own hugepages, whatever ran before it (a fresh machine has none).
+    try:
+        hugepages.ensure(256)
+    except (hugepages.HugepageError, OSError) as e:
+        raise Fail(f"cannot run dpdk-dumpcap: {e}")
     relay = Relay(exe, work, "dump", frames[:1], huge=True, interval=100, bubble_max=1000,
                   stats_json=False)
     try:
