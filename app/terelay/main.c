@@ -216,8 +216,19 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	/* terelay's own options come after "--"; argv[sep] becomes their argv[0]. */
-	int rc = parse_options(argc - sep, argv + sep, &o);
+	/* terelay's own options come after "--"; argv[sep] becomes their argv[0].
+	 * Without "--" there is nothing to parse: `terelay --help` (or -h) asks for
+	 * the usage, anything else gets it on stderr. */
+	int rc;
+
+	if (sep == argc) {
+		rc = -1;
+		for (int i = 1; i < argc; i++)
+			if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+				rc = 1;
+	} else {
+		rc = parse_options(argc - sep, argv + sep, &o);
+	}
 	if (sep == argc || rc != 0) {
 		usage(rc == 1 ? stdout : stderr, argv[0]);
 		return rc == 1 ? 0 : EXIT_CONFIG;

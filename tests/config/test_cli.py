@@ -224,6 +224,21 @@ def main():
             % re.escape(bpath2), "bad native port name", a.verbose, n, None)
     # command line
     attempt(other_case, exe, [], r"^terelay: -c FILE is required$", "missing -c", a.verbose, n)
+
+    def help_text():
+        """`terelay --help` (no "--") and `terelay -- --help`: the usage on stdout, exit 0,
+        nothing on stderr (it printed "-c FILE is required" first)."""
+        for args in (["--help"], ["-h"], ["--", "--help"]):
+            p = subprocess.run([exe] + args, capture_output=True, text=True, timeout=30)
+            if p.returncode != 0 or p.stderr or not p.stdout.startswith("usage: "):
+                raise Fail("help %s: exit %d, stdout %r, stderr %r"
+                           % (args, p.returncode, p.stdout[:80], p.stderr))
+        p = subprocess.run([exe], capture_output=True, text=True, timeout=30)
+        if p.returncode == 0 or not p.stderr.startswith("usage: ") or p.stdout:
+            raise Fail("no arguments: exit %d, stdout %r, stderr %r" % (p.returncode, p.stdout, p.stderr[:80]))
+        if a.verbose:
+            print("   ok  %-45s %s" % ("--help", "usage on stdout, exit 0"))
+    attempt(help_text)
     attempt(other_case, exe, ["-c", gpath, "--frobnicate"], r"unrecognized option|invalid option",
             "bad option", a.verbose, n)
     attempt(other_case, exe, ["-c", gpath, "stray"], r"^terelay: unexpected argument 'stray'$",
