@@ -17,6 +17,7 @@
 #include <rte_malloc.h>
 #include <rte_random.h>
 
+#include "ecn.h"
 #include "control_priv.h"
 
 static inline void drop(struct tr_control *c, struct rte_mbuf *m, enum tr_drop_reason why)
@@ -520,6 +521,10 @@ static void teredo_slow(struct tr_control *c, struct rte_mbuf *m, const struct t
 	}
 	if (__atomic_load_n(&r->gw6_mac, __ATOMIC_RELAXED) == 0) {
 		drop(c, m, TR_DROP_NO_NEXTHOP);
+		return;
+	}
+	if (!tr_ecn_decap_frame(rte_pktmbuf_mtod(m, uint8_t *), cl->l3_off, cl->ip6_off)) {
+		drop(c, m, TR_DROP_RX_ECN_CE_NOT_ECT);
 		return;
 	}
 	if (cl->origin_seen)

@@ -9,6 +9,7 @@
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
+#include "ecn.h"
 #include "relay.h"
 
 /* last_rx/last_tx are refreshed only when they are this stale: a plain
@@ -83,6 +84,10 @@ static void teredo_from_trusted(struct tr_lcore *lc, struct rte_mbuf *m,
 	}
 	if (__atomic_load_n(&lc->relay->gw6_mac, __ATOMIC_RELAXED) == 0) {
 		drop(lc, m, TR_DROP_NO_NEXTHOP);
+		return;
+	}
+	if (unlikely(!tr_ecn_decap_frame(rte_pktmbuf_mtod(m, uint8_t *), c->l3_off, c->ip6_off))) {
+		drop(lc, m, TR_DROP_RX_ECN_CE_NOT_ECT);
 		return;
 	}
 	if (c->origin_seen)

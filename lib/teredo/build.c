@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cksum_impl.h"
+#include "ecn.h"
 #include "teredo.h"
 
 #define ICMP6_HLEN      8       /* type, code, checksum, 4-byte parameter */
@@ -76,7 +77,8 @@ void tr_encap_tmpl_init(struct tr_encap_tmpl *t, const uint8_t src_mac[6], uint3
 	uint8_t *ip = t->hdr + TR_ETH_HLEN;
 
 	ip[0] = 0x45;                   /* version 4, IHL 5: never options */
-	/* TOS 0 (ECN not propagated yet, §3(f)); flags and offset 0: DF clear,
+	/* TOS 0 here: each packet's ECN field is copied in by write_ip_udp
+	 * (RFC 6040 §4.1), DSCP stays 0. Flags and offset 0: DF clear,
 	 * RFC 4380 §5.1.2, never a fragment. */
 	ip[8] = ttl;
 	ip[9] = TR_NH_UDP;
@@ -99,6 +101,9 @@ static void write_ip_udp(const struct tr_encap_tmpl *t, uint8_t *ip, uint32_t ds
 	uint16_t ck;
 
 	memcpy(ip, t->hdr + TR_ETH_HLEN, TR_ENCAP_HLEN);
+	/* RFC 6040 §4.1 normal mode (Teredo: RFC 9601): the outer ECN field is a
+	 * copy of the inner one, CE included. */
+	ip[1] = (uint8_t)tr_ipv6_ecn(ip + TR_ENCAP_HLEN);
 	put_be16(ip + 2, (uint16_t)(TR_ENCAP_HLEN + payload_len));
 	put_be16(ip + 4, ip_id);
 	put_be32(ip + 16, dst);
@@ -114,8 +119,11 @@ static void write_ip_udp(const struct tr_encap_tmpl *t, uint8_t *ip, uint32_t ds
 		memcpy(udp + 6, &ck, 2);
 		return;
 	}
-	/* IPv4: constant words + length and ID (bytes 2..5) + destination. */
-	ck = (uint16_t)~tr_fold64(t->ip_sum + tr_raw32(ip + 2) + dst_w);
+	/* IPv4: constant words (TOS 0) + the ECN byte + length and ID (bytes
+	 * 2..5) + destination. */
+	const uint8_t tos_w[2] = { 0, ip[1] };
+
+	ck = (uint16_t)~tr_fold64(t->ip_sum + tr_raw16(tos_w) + tr_raw32(ip + 2) + dst_w);
 	memcpy(ip + 10, &ck, 2);
 	/* UDP: constants + destination + port, the UDP length twice (header
 	 * and pseudo-header), and the IPv6 packet's sum (RFC 768). */

@@ -515,7 +515,9 @@ def check_encap(fr, ip6_expected, dst=A_V4, dport=A_PORT, what="encapsulated"):
     check(ip4s(ip[16:20]) == dst, "%s: IPv4 dst %s, expected %s" % (what, ip4s(ip[16:20]), dst))
     dp = struct.unpack("!H", ip[22:24])[0]
     check(dp == dport, "%s: UDP dst port %d, expected %d" % (what, dp, dport))
-    check(ip[1] == 0, "%s: IPv4 TOS 0x%02x, expected 0" % (what, ip[1]))
+    # RFC 6040 §4.1 normal mode (D90): the outer ECN field is the inner one, DSCP 0.
+    tos = (ip6_expected[1] >> 4) & 3 if len(ip6_expected) > 1 else 0
+    check(ip[1] == tos, "%s: IPv4 TOS 0x%02x, expected 0x%02x" % (what, ip[1], tos))
     check(pl == ip6_expected, "%s: UDP payload differs from the expected IPv6 packet\n%s"
           % (what, diff_bytes(pl, ip6_expected)))
     return ip
@@ -1773,8 +1775,69 @@ def case_reverify_symmetric():
                      nonce_accepted=1))
 
 
+def with_tc(ip6, tc):
+    """The IPv6 packet with traffic class tc (flow label kept)."""
+    b = bytearray(ip6)
+    b[0] = 0x60 | (tc >> 4)
+    b[1] = ((tc & 0x0f) << 4) | (b[1] & 0x0f)
+    return bytes(b)
+
+
+# RFC 6040 §4.2 Figure 4, (arriving inner, arriving outer) -> forwarded; None = drop.
+NOT_ECT, ECT1, ECT0, CE = 0, 1, 2, 3
+RFC6040_FIG4 = {
+    (NOT_ECT, NOT_ECT): NOT_ECT, (NOT_ECT, ECT0): NOT_ECT, (NOT_ECT, ECT1): NOT_ECT, (NOT_ECT, CE): None,
+    (ECT0, NOT_ECT): ECT0, (ECT0, ECT0): ECT0, (ECT0, ECT1): ECT1, (ECT0, CE): CE,
+    (ECT1, NOT_ECT): ECT1, (ECT1, ECT0): ECT1, (ECT1, ECT1): ECT1, (ECT1, CE): CE,
+    (CE, NOT_ECT): CE, (CE, ECT0): CE, (CE, ECT1): CE, (CE, CE): CE,
+}
+
+
+def case_T45():
+    """ECN across the tunnel (RFC 6040, applied to Teredo by RFC 9601; D90). Decapsulation:
+    a trusted A sends one packet for each of the 16 cells of RFC 6040 §4.2 Figure 4 (inner
+    DSCP 10 and outer DSCP 8 must not matter): 15 reach the native side with the table's ECN
+    field and nothing else changed but the hop limit, the CE-over-Not-ECT one is dropped
+    (rx_ecn_ce_not_ect). Encapsulation: native packets with each inner ECN field leave with
+    that field copied into the outer IPv4 TOS (§4.1 normal mode), DSCP 0, IPv4 checksum valid."""
+    cap = Cap()
+    trust_a(cap)
+    t = 1.0
+    cells = []
+    for inner in (NOT_ECT, ECT1, ECT0, CE):
+        for outer in (NOT_ECT, ECT1, ECT0, CE):
+            d = with_tc(ip6_udp(A, H, b"ecn inner %d outer %d" % (inner, outer)), (10 << 2) | inner)
+            fr = bytearray(data_from_a(d))
+            fr[15] = (8 << 2) | outer
+            cap.add(t, bytes(fr[:14]) + ipv4_fix(bytes(fr[14:])))
+            cells.append((inner, outer, d))
+            t += 0.01
+    natives = []
+    for e in (NOT_ECT, ECT1, ECT0, CE):
+        p = with_tc(ip6_echo(H, A, seq=100 + e), (10 << 2) | e)
+        cap.add(t, f_native(p))
+        natives.append(p)
+        t += 0.01
+    res = run_relay(cap.frames, label="T45")
+    expect_count(res, 2 + 15 + 4)
+    check_trust_outputs(res)
+    i = 2
+    for inner, outer, d in cells:
+        want = RFC6040_FIG4[(inner, outer)]
+        if want is None:
+            continue
+        check_native(res.frames[i], with_tc(dec_hop(d), (10 << 2) | want),
+                     what="decap inner %d outer %d" % (inner, outer))
+        i += 1
+    for p in natives:
+        ip = check_encap(res.frames[i], dec_hop(p), what="encap ECN %d" % ((p[1] >> 4) & 3))
+        check(ipv4_hdr_ok(ip), "encap: IPv4 header checksum wrong")
+        i += 1
+    check_stats(res, Exp().trust_prelude().teredo_decap(15).native_encap(4).drop("rx_ecn_ce_not_ect"))
+
+
 CASES = collections.OrderedDict()
-for _n in ["T%02d" % i for i in range(1, 45)] + ["accept_unknown", "reverify_completes", "reverify_symmetric", "multiworker_same_set"]:
+for _n in ["T%02d" % i for i in range(1, 46)] + ["accept_unknown", "reverify_completes", "reverify_symmetric", "multiworker_same_set"]:
     CASES[_n] = globals()["case_" + _n]
 
 

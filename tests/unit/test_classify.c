@@ -1504,13 +1504,16 @@ static void test_payload_sweep(void **state)
 /* ------------------------------------------------ drop reason coverage */
 
 /* Reasons that need state (peer table, reassembly, queues, rings, pools)
- * and are therefore decided by the relay, never by tr_classify. */
+ * and are therefore decided by the relay, never by tr_classify; and the
+ * RFC 6040 drop, decided at decapsulation (tr_ecn_decap_frame, test_ecn.c)
+ * once the peer checks have passed. */
 static const enum tr_drop_reason stateful_reasons[] = {
 	TR_DROP_RX_MAPPING_MISMATCH, TR_DROP_RX_BAD_NONCE,      TR_DROP_RX_UNKNOWN_PEER,
 	TR_DROP_RX_REASM_FAILED,     TR_DROP_RX_REASM_TIMEOUT,  TR_DROP_TX_BUBBLE_LIMIT,
 	TR_DROP_TX_QUEUE_OVERFLOW,   TR_DROP_TX_VERIFY_FAILED,
 	TR_DROP_TX_PEER_TABLE_FULL,  TR_DROP_LOCAL_UNHANDLED,   TR_DROP_NO_NEXTHOP,
 	TR_DROP_CTRL_RING_FULL,      TR_DROP_NIC_TX_FULL,       TR_DROP_NO_MBUF,
+	TR_DROP_RX_ECN_CE_NOT_ECT,
 };
 
 static const struct {
