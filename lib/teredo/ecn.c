@@ -22,7 +22,7 @@ unsigned tr_ecn_decap(unsigned outer, unsigned inner)
 	return inner;
 }
 
-bool tr_ecn_decap_frame(uint8_t *frame, uint16_t l3_off, uint16_t ip6_off)
+bool tr_ecn_decap_frame_marked(uint8_t *frame, uint16_t l3_off, uint16_t ip6_off)
 {
 	uint8_t *ip6 = frame + ip6_off;
 	unsigned inner = tr_ipv6_ecn(ip6);

@@ -31,6 +31,14 @@ unsigned tr_ecn_decap(unsigned outer, unsigned inner);
  * ip6_off: rewrites the inner ECN field where Figure 4 changes it (the IPv6
  * header has no checksum and the upper-layer pseudo-header does not cover
  * the traffic class). Returns false when the packet must be dropped. */
-bool tr_ecn_decap_frame(uint8_t *frame, uint16_t l3_off, uint16_t ip6_off);
+bool tr_ecn_decap_frame_marked(uint8_t *frame, uint16_t l3_off, uint16_t ip6_off);
+
+static inline bool tr_ecn_decap_frame(uint8_t *frame, uint16_t l3_off, uint16_t ip6_off)
+{
+	/* Outer Not-ECT (almost every packet) forwards the inner field as it is. */
+	if ((frame[l3_off + 1] & 3u) == TR_ECN_NOT_ECT)
+		return true;
+	return tr_ecn_decap_frame_marked(frame, l3_off, ip6_off);
+}
 
 #endif
