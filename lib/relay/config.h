@@ -81,6 +81,14 @@ struct tr_config {
 	uint32_t summary_interval_s;           /* summary_interval = 10 (0 = off; off in replay unless set) */
 	bool summary_interval_set;
 	char prometheus[TR_CFG_NAME_LEN];      /* prometheus = "" | 127.0.0.1:9100 */
+
+	/* [server] (the Teredo server role, RFC 4380 §5.3; docs/server.md) */
+	bool server_enabled;                   /* enabled = false */
+	uint32_t server_primary;               /* primary = 203.0.113.120 (required when enabled, global) */
+	bool server_secondary_set;
+	uint32_t server_secondary;             /* secondary = primary + 1 (global) */
+	uint16_t server_port;                  /* port = 3544 (fixed) */
+	uint16_t server_mtu;                   /* mtu = 1280: advertised in the RA (1280..65507) */
 };
 
 /* Defaults only (no required keys set). */

@@ -51,6 +51,7 @@ static const uint8_t ra_cap[145] = {
 };
 
 static struct tr_server_id sid;
+static bool seen[TR_DROP_MAX];
 
 static int setup(void **state)
 {
@@ -230,6 +231,7 @@ static void expect_drop(const uint8_t *pl, size_t n, uint32_t ip, uint16_t port,
 
 	tr_server_process(&sid, on_s, ip, port, pl, n, &v);
 	assert_int_equal(v.action, TR_SRV_DROP);
+	seen[v.reason] = true;
 	assert_string_equal(tr_drop_name(v.reason), tr_drop_name(why));
 }
 
@@ -425,16 +427,46 @@ static void owner_dispatch(void **state)
 	f[14 + 10] ^= 1;
 	tr_server_classify(&sid, f, sizeof(f), 0, &v, &off);
 	assert_int_equal(v.reason, TR_DROP_SRV_V4_BAD);
+	seen[v.reason] = true;
 	tr_server_classify(&sid, f, sizeof(f), TR_HW_IPV4_CKSUM_GOOD, &v, &off);
 	assert_int_equal(v.action, TR_SRV_RA);
 	f[14 + 10] ^= 1;
 	f[14 + 27] ^= 1;
 	tr_server_classify(&sid, f, sizeof(f), 0, &v, &off);
 	assert_int_equal(v.reason, TR_DROP_SRV_BAD_UDP);
+	seen[v.reason] = true;
 	f[14 + 27] ^= 1;
 	f[14 + 6] = 0x20;                                    /* MF */
 	tr_server_classify(&sid, f, sizeof(f), TR_HW_IPV4_CKSUM_GOOD, &v, &off);
 	assert_int_equal(v.reason, TR_DROP_SRV_FRAGMENT);
+	seen[v.reason] = true;
+}
+
+/* Must run last: every srv_ reason of drop_reasons.def is returned by a
+ * test above, but for the one the worker decides (no native next hop). */
+static void every_server_reason_covered(void **state)
+{
+	static const struct {
+		enum tr_drop_reason id;
+		const char *name;
+	} all[] = {
+#define TR_DROP(id, name, help) { TR_DROP_##id, #id },
+#include "drop_reasons.def"
+#undef TR_DROP
+	};
+	unsigned n = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strncmp(all[i].name, "SRV_", 4) != 0)
+			continue;
+		n++;
+		if (all[i].id == TR_DROP_SRV_NO_NATIVE)
+			continue;
+		if (!seen[all[i].id])
+			fail_msg("%s is not returned by any server test", all[i].name);
+	}
+	assert_int_equal(n, 21);
 }
 
 int main(void)
@@ -447,6 +479,7 @@ int main(void)
 		cmocka_unit_test_setup(rs_rejected, setup),
 		cmocka_unit_test_setup(forwarding, setup),
 		cmocka_unit_test_setup(owner_dispatch, setup),
+		cmocka_unit_test_setup(every_server_reason_covered, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
