@@ -24,6 +24,7 @@
 #include "config.h"
 #include "counters.h"
 #include "peer_table.h"
+#include "server.h"
 #include "teredo.h"
 
 #define TR_BURST_MAX 64
@@ -69,6 +70,11 @@ struct tr_control;
 struct tr_relay {
 	struct tr_config cfg;
 	struct tr_relay_id id;
+	/* The server role (cfg.server_enabled): its identity and RA template,
+	 * read-only after init. */
+	bool srv_on;
+	struct tr_server_id srv;
+	struct tr_ra_tmpl ra_tmpl;
 	uint16_t port_teredo, port_native;
 	uint16_t nrxq_teredo, nrxq_native;       /* rx queues configured (>= n_workers) */
 	struct rte_ether_addr mac_teredo, mac_native;

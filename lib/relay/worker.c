@@ -10,6 +10,7 @@
 #include <rte_prefetch.h>
 
 #include "relay.h"
+#include "server_step.h"
 
 /* last_rx/last_tx are refreshed only when they are this stale: a plain
  * store, not per packet, so trusted peers' lines stay mostly shared. */
@@ -196,6 +197,13 @@ void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 		struct tr_classified *c = &cl[i];
 
+		/* Dispatch by destination address and port: P:3544 and S:3544
+		 * belong to the server role, everything else to the relay. */
+		if (r->srv_on && tr_server_owns(&r->srv, f, m->data_len) != TR_SRV_NOT_OURS) {
+			tr_server_step(lc, m, rx_cksum_verified(m));
+			pkts[i] = NULL;
+			continue;
+		}
 		tr_classify_hw(&r->id, f, m->data_len, rx_cksum_verified(m), c);
 		switch (c->kind) {
 		case TR_K_DROP:
