@@ -31,6 +31,8 @@ static void fill_relay_id(struct tr_relay *r)
 	if (r->srv_on) {
 		tr_server_id_init(&r->srv, c->server_primary, c->server_secondary, c->server_mtu);
 		tr_ra_tmpl_init(&r->ra_tmpl, &r->srv);
+		r->id.arp_extra[0] = c->server_primary;
+		r->id.arp_extra[1] = c->server_secondary;
 	}
 	if (c->ipv4_gateway_mac_set) {
 		struct rte_ether_addr a;

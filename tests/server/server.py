@@ -528,6 +528,23 @@ def fragment():
         counters={"srv_rx": 2}, label="fragment")
 
 
+@case("server_arp")
+def arp():
+    """ARP for P and S is answered with the port's MAC (the relay's own address as before)"""
+    from scapy.all import ARP
+
+    def req(ip):
+        return bytes(Ether(dst="ff:ff:ff:ff:ff:ff", src=C.GW4_MAC) /
+                     ARP(op=1, hwsrc=C.GW4_MAC, psrc=CL, pdst=ip))
+
+    def rep(ip):
+        return lambda fr: bytes(Ether(dst=C.GW4_MAC, src=C.RELAY_MAC) /
+                                ARP(op=2, hwsrc=C.RELAY_MAC, psrc=ip, hwdst=C.GW4_MAC, pdst=CL))
+    res = run([req(P), req(S), req(C.R4), req("203.0.113.122")], [rep(P), rep(S), rep(C.R4)],
+              drops={"arp_not_for_us": 1}, label="arp")
+    check(res.stats["arp_replies"] == 3, "arp_replies %s" % res.stats["arp_replies"])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--terelay")
