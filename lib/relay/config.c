@@ -64,6 +64,7 @@ static const struct key_desc keys[] = {
 	{ "relay", "mtu", K_UINT, FLD(mtu), NO_SET, 1280, TR_MAX_UDP_PAYLOAD, false, false },
 	{ "relay", "ttl", K_UINT, FLD(ttl), NO_SET, 1, 255, false, false },
 	{ "relay", "served", K_PREFIXES, FLD(served), NO_SET, 0, 0, false, true },
+	{ "relay", "enabled", K_BOOL, FLD(relay_enabled), NO_SET, 0, 0, false, false },
 
 	{ "ports", "teredo", K_NAME, FLD(teredo_port), NO_SET, 0, 0, false, false },
 	{ "ports", "native", K_NAME, FLD(native_port), NO_SET, 0, 0, false, false },
@@ -138,6 +139,7 @@ tr_config_defaults(struct tr_config *c)
 	c->port = TR_SERVER_PORT;
 	c->mtu = TR_MTU_DEFAULT;
 	c->ttl = 64;
+	c->relay_enabled = true;
 	c->server_port = TR_SERVER_PORT;
 	c->server_mtu = TR_MTU_DEFAULT;
 	strcpy(c->teredo_port, "0");
@@ -727,6 +729,11 @@ check_server(struct scan *s, struct tr_config *c)
 	int ks = key_index("server", "secondary");
 	unsigned lp = s->key_line[kp], ls = s->key_line[ks];
 
+	if (!c->relay_enabled && !c->server_enabled) {
+		set_err(s->err, s->path, s->key_line[key_index("relay", "enabled")],
+			"[relay] enabled = false needs [server] enabled = true (no role left)");
+		return -1;
+	}
 	if (!c->server_enabled)
 		return 0;
 	if (lp == 0) {
@@ -750,7 +757,7 @@ check_server(struct scan *s, struct tr_config *c)
 		set_err(s->err, s->path, ls, "[server] secondary must differ from primary");
 		return -1;
 	}
-	if (c->port == TR_SERVER_PORT &&
+	if (c->relay_enabled && c->port == TR_SERVER_PORT &&
 	    (c->ipv4 == c->server_primary || c->ipv4 == c->server_secondary)) {
 		int kr = key_index("relay", "port");
 		unsigned lr = s->key_line[kr] ? s->key_line[kr] : s->key_line[key_index("relay", "ipv4")];

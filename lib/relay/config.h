@@ -19,6 +19,7 @@
 
 struct tr_config {
 	/* [relay] */
+	bool relay_enabled;                    /* enabled = true (false: server-only box) */
 	uint32_t ipv4;                         /* ipv4 = 198.51.100.1 (required) */
 	uint16_t port;                         /* port = 3544 */
 	uint8_t ipv6[16];                      /* ipv6 = 2001:db8:ffff::1 (required) */

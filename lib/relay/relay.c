@@ -28,6 +28,7 @@ static void fill_relay_id(struct tr_relay *r)
 	r->id.served = c->served;
 	r->id.n_served = c->n_served;
 	r->srv_on = c->server_enabled;
+	r->relay_on = c->relay_enabled;
 	if (r->srv_on) {
 		tr_server_id_init(&r->srv, c->server_primary, c->server_secondary, c->server_mtu);
 		tr_ra_tmpl_init(&r->ra_tmpl, &r->srv);

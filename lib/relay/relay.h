@@ -73,6 +73,7 @@ struct tr_relay {
 	/* The server role (cfg.server_enabled): its identity and RA template,
 	 * read-only after init. */
 	bool srv_on;
+	bool relay_on;                  /* cfg.relay_enabled: false = server-only box */
 	struct tr_server_id srv;
 	struct tr_ra_tmpl ra_tmpl;
 	uint16_t port_teredo, port_native;

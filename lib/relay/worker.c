@@ -205,6 +205,14 @@ void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 			continue;
 		}
 		tr_classify_hw(&r->id, f, m->data_len, rx_cksum_verified(m), c);
+		/* Server-only box: the relay's neighbour duties stay (ARP, ND),
+		 * its forwarding does not. */
+		if (!r->relay_on && (c->kind == TR_K_TEREDO || c->kind == TR_K_NATIVE ||
+				     c->kind == TR_K_LOCAL6 || c->kind == TR_K_V4_FRAG)) {
+			drop(lc, m, TR_DROP_SRV_RELAY_OFF);
+			pkts[i] = NULL;
+			continue;
+		}
 		switch (c->kind) {
 		case TR_K_DROP:
 			if (c->icmp_type != 0)

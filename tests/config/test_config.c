@@ -432,6 +432,7 @@ static const struct bad bad_values[] = {
 	{ "telemetry", "prometheus", "localhost:9100", "not a valid IPv4 address" },
 	{ "telemetry", "prometheus", "[::1:9100", "must be ipv4:port or [ipv6]:port" },
 	{ "telemetry", "prometheus", "[::g]:9100", "not a valid IPv6 address" },
+	{ "relay", "enabled", "no way", "must be true/false, yes/no, on/off or 1/0" },
 	{ "server", "enabled", "perhaps", "must be true/false, yes/no, on/off or 1/0" },
 	{ "server", "primary", "203.0.113", "not a valid IPv4 address" },
 	{ "server", "primary", "0.0.0.0", "must not be 0.0.0.0" },
@@ -501,7 +502,7 @@ test_bad_values(void **state)
 	}
 	free(dump);
 	assert_int_equal(covered, total);
-	assert_int_equal(total, 46);
+	assert_int_equal(total, 47);
 }
 
 static void
@@ -777,6 +778,11 @@ test_server_section(void **state)
 		   2, "[relay] ipv4:port is a server address on port 3544; give the relay another port or address");
 	load_ok(&l, "[relay]\nipv4 = 203.0.113.120\nport = 3545\nipv6 = 2001:db8:ffff::1\n[server]\nenabled = on\nprimary = 203.0.113.120\n");
 	assert_int_equal(l.c.port, 3545);
+	/* server-only: the relay's address may be P, and some role must be on */
+	load_ok(&l, "[relay]\nenabled = off\nipv4 = 203.0.113.120\nipv6 = 2001:db8:ffff::1\n[server]\nenabled = on\nprimary = 203.0.113.120\n");
+	assert_false(l.c.relay_enabled);
+	expect_err("[relay]\nenabled = off\nipv4 = 203.0.113.120\nipv6 = 2001:db8:ffff::1\n", 2,
+		   "[relay] enabled = false needs [server] enabled = true (no role left)");
 }
 
 static void

@@ -545,6 +545,25 @@ def arp():
     check(res.stats["arp_replies"] == 3, "arp_replies %s" % res.stats["arp_replies"])
 
 
+@case("server_only")
+def server_only():
+    """[relay] enabled = false: the server answers; relay traffic is dropped as srv_relay_off"""
+    ini = C.fixture_ini(extra="\n[server]\nenabled = on\nprimary = 203.0.113.120\n").replace(
+        "[relay]\n", "[relay]\nenabled = false\n")
+    frames = [to_server(CL, 4096, auth() + rs_ip6(R)),
+              C.f_ipv4(C.DIRECT_BUBBLE_28),                     # Teredo to the relay's address
+              C.f_native(C.ECHO_28)]                            # native to a Teredo address
+    res = C.run_relay([(0.001 * i, f) for i, f in enumerate(frames)], ini=ini, label="srvonly")
+    check(len(res.frames) == 1, "%d output frames, want 1" % len(res.frames))
+    e = exp_udp(res.frames[0], P, CL, 4096, ra_payload(R, CL, 4096))
+    check(res.frames[0] == e, "RA differs (%s)" % diff(res.frames[0], e))
+    for n in C.Env.drop_names:
+        want = 2 if n == "srv_relay_off" else 0
+        check(res.stats["drops"][n] == want, "drop %s = %s, want %d" % (n, res.stats["drops"][n], want))
+    check(res.stats["srv_ra_sent"] == 1 and res.stats["peers_created"] == 0, "counters")
+    check(res.stats["accounting_ok"] is True, "accounting")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--terelay")
