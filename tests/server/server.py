@@ -564,6 +564,29 @@ def server_only():
     check(res.stats["accounting_ok"] is True, "accounting")
 
 
+@case("server_multiworker")
+def multiworker():
+    """a worker beside control (-l 0,1): 16 RSes on P and S, every RA right, counters summed over lcores"""
+    frames, want = [], set()
+    for i in range(16):
+        port, on = 7000 + i, (P if i % 2 == 0 else S)
+        nonce = bytes([i]) * 8
+        frames.append((0.001 * i, to_server(CL, port, auth(nonce) + rs_ip6(R), dst_ip=on)))
+        want.add((on, port, ra_payload(R, CL, port, nonce)))
+    res = C.run_relay(frames, ini=SERVER_INI, lcores="0,1", label="srvmw")
+    got = set()
+    for fr in res.frames:
+        port = struct.unpack("!H", fr[14 + 22:14 + 24])[0]
+        src = C.ip4s(fr[14 + 12:14 + 16])
+        e = exp_udp(fr, src, CL, port, bytes(fr[14 + 28:]))
+        check(fr == e, "RA to port %d: headers differ (%s)" % (port, diff(fr, e)))
+        got.add((src, port, bytes(fr[14 + 28:])))
+    check(got == want, "RAs differ: missing %d, unexpected %d" % (len(want - got), len(got - want)))
+    check(res.stats["srv_ra_sent"] == 16 and res.stats["srv_rx"] == 16, "srv counters")
+    check(sum(res.stats["drops"].values()) == 0, "drops %s" % {k: v for k, v in res.stats["drops"].items() if v})
+    check(res.stats["accounting_ok"] is True, "accounting")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--terelay")
