@@ -121,6 +121,10 @@ static const struct key_desc keys[] = {
 	{ "server", "port", K_UINT, FLD(server_port), NO_SET, TR_SERVER_PORT, TR_SERVER_PORT,
 	  false, false },
 	{ "server", "mtu", K_UINT, FLD(server_mtu), NO_SET, 1280, TR_MAX_UDP_PAYLOAD, false, false },
+	{ "server", "rs_rate", K_UINT, FLD(server_rs_rate), NO_SET, 1, 10000000, false, false },
+	{ "server", "rs_burst", K_UINT, FLD(server_rs_burst), NO_SET, 1, 10000000, false, false },
+	{ "server", "fwd_rate", K_UINT, FLD(server_fwd_rate), NO_SET, 1, 10000000, false, false },
+	{ "server", "fwd_burst", K_UINT, FLD(server_fwd_burst), NO_SET, 1, 10000000, false, false },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -142,6 +146,10 @@ tr_config_defaults(struct tr_config *c)
 	c->relay_enabled = true;
 	c->server_port = TR_SERVER_PORT;
 	c->server_mtu = TR_MTU_DEFAULT;
+	c->server_rs_rate = 10;
+	c->server_rs_burst = 20;
+	c->server_fwd_rate = 100;
+	c->server_fwd_burst = 200;
 	strcpy(c->teredo_port, "0");
 	strcpy(c->native_port, "0");
 	c->rx_desc = 1024;

@@ -90,6 +90,10 @@ struct tr_config {
 	uint32_t server_secondary;             /* secondary = primary + 1 (global) */
 	uint16_t server_port;                  /* port = 3544 (fixed) */
 	uint16_t server_mtu;                   /* mtu = 1280: advertised in the RA (1280..65507) */
+	uint32_t server_rs_rate;               /* rs_rate = 10: RAs per second per source IPv4 (per worker) */
+	uint32_t server_rs_burst;              /* rs_burst = 20 */
+	uint32_t server_fwd_rate;              /* fwd_rate = 100: forwards per second per destination IPv4 */
+	uint32_t server_fwd_burst;             /* fwd_burst = 200 */
 };
 
 /* Defaults only (no required keys set). */

@@ -174,7 +174,8 @@ static void native_packet(struct tr_lcore *lc, struct rte_mbuf *m, const struct 
 void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 {
 	const struct tr_relay *r = lc->relay;
-	uint32_t now = (uint32_t)tr_clock_ms(&r->clock);
+	uint64_t now64 = tr_clock_ms(&r->clock);       /* the server's buckets: no wrap */
+	uint32_t now = (uint32_t)now64;
 	struct tr_classified cl[TR_BURST_MAX];
 	const uint8_t *keys[TR_BURST_MAX];
 	struct tr_peer_ref refs[TR_BURST_MAX];
@@ -200,7 +201,7 @@ void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 		/* Dispatch by destination address and port: P:3544 and S:3544
 		 * belong to the server role, everything else to the relay. */
 		if (r->srv_on && tr_server_owns(&r->srv, f, m->data_len) != TR_SRV_NOT_OURS) {
-			tr_server_step(lc, m, rx_cksum_verified(m));
+			tr_server_step(lc, m, rx_cksum_verified(m), now64);
 			pkts[i] = NULL;
 			continue;
 		}

@@ -11,7 +11,7 @@
 struct tr_lcore;
 
 /* Consumes m: answered, forwarded or dropped with a counted reason.
- * hw: the TR_HW_* checks the NIC has done. */
-void tr_server_step(struct tr_lcore *lc, struct rte_mbuf *m, unsigned hw);
+ * hw: the TR_HW_* checks the NIC has done; now: the clock in ms. */
+void tr_server_step(struct tr_lcore *lc, struct rte_mbuf *m, unsigned hw, uint64_t now);
 
 #endif /* TERELAY_SERVER_STEP_H */

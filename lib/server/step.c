@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include <rte_jhash.h>
 #include <rte_mbuf.h>
 
 #include "relay.h"
@@ -65,7 +66,13 @@ static uint64_t next_hop(struct tr_lcore *lc, uint32_t ip)
 	return mac;
 }
 
-void tr_server_step(struct tr_lcore *lc, struct rte_mbuf *m, unsigned hw)
+/* Per-IPv4 token bucket of this lcore (hashed; colliding addresses share). */
+static bool budget(struct tr_bucket *t, uint32_t ip, uint64_t now, uint32_t rate, uint32_t burst)
+{
+	return tr_bucket_take(&t[rte_jhash_1word(ip, 0x7e3ed0) & (TR_SRV_BUCKETS - 1)], now, rate, burst);
+}
+
+void tr_server_step(struct tr_lcore *lc, struct rte_mbuf *m, unsigned hw, uint64_t now)
 {
 	const struct tr_relay *r = lc->relay;
 	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -74,6 +81,22 @@ void tr_server_step(struct tr_lcore *lc, struct rte_mbuf *m, unsigned hw)
 
 	TR_INC(&lc->cnt, srv_rx);
 	tr_server_classify(&r->srv, f, m->data_len, hw, &v, &pl_off);
+	/* Abuse limits (notes §5): RAs per source, forwards per destination. */
+	if ((v.action == TR_SRV_RA || v.action == TR_SRV_ECHO_REPLY) &&
+	    !budget(lc->srv_rs_bkt, v.dst_ip, now, r->cfg.server_rs_rate, r->cfg.server_rs_burst)) {
+		drop(lc, m, TR_DROP_SRV_RS_RATELIMITED);
+		return;
+	}
+	if (v.action == TR_SRV_FWD_TEREDO || v.action == TR_SRV_FWD_NATIVE) {
+		/* natively: the IPv6 destination's last 32 bits stand for it */
+		uint32_t key = v.action == TR_SRV_FWD_TEREDO ? v.dst_ip :
+			       rte_be_to_cpu_32(*(const unaligned_uint32_t *)(f + v.ip6_off + 36));
+
+		if (!budget(lc->srv_fwd_bkt, key, now, r->cfg.server_fwd_rate, r->cfg.server_fwd_burst)) {
+			drop(lc, m, TR_DROP_SRV_FWD_RATELIMITED);
+			return;
+		}
+	}
 	switch (v.action) {
 	case TR_SRV_DROP:
 		drop(lc, m, v.reason);

@@ -442,6 +442,10 @@ static const struct bad bad_values[] = {
 	{ "server", "port", "0", "must be between 3544 and 3544" },
 	{ "server", "mtu", "1279", "must be between 1280 and 65507" },
 	{ "server", "mtu", "65508", "must be between 1280 and 65507" },
+	{ "server", "rs_rate", "0", "must be between 1 and 10000000" },
+	{ "server", "rs_burst", "10000001", "must be between 1 and 10000000" },
+	{ "server", "fwd_rate", "0", "must be between 1 and 10000000" },
+	{ "server", "fwd_burst", "x", "must be a decimal integer between 1 and 10000000" },
 };
 
 /* Builds "[relay] ipv4/ipv6 + [sec] + key = val" and returns the key's line. */
@@ -502,7 +506,7 @@ test_bad_values(void **state)
 	}
 	free(dump);
 	assert_int_equal(covered, total);
-	assert_int_equal(total, 47);
+	assert_int_equal(total, 51);
 }
 
 static void

@@ -587,6 +587,24 @@ def multiworker():
     check(res.stats["accounting_ok"] is True, "accounting")
 
 
+@case("server_ratelimit")
+def ratelimit():
+    """rs_rate/rs_burst per source IPv4 and fwd_rate/fwd_burst per destination IPv4"""
+    ini = SERVER_INI + "rs_rate = 1\nrs_burst = 3\nfwd_rate = 1\nfwd_burst = 2\n"
+    frames = [(0.01 * i, to_server(CL, 4000 + i, auth() + rs_ip6(R))) for i in range(6)]
+    frames.append((0.2, to_server("198.51.100.9", 4000, auth() + rs_ip6(R))))   # other source
+    frames.append((1.5, to_server(CL, 4010, auth() + rs_ip6(R))))             # one token back
+    b = bubble(T(5020), T(5021))
+    frames += [(2.0 + 0.01 * i, to_server(CL, 5020, b)) for i in range(4)]
+    res = C.run_relay(frames, ini=ini, label="ratelimit")
+    ports = [struct.unpack("!H", fr[14 + 22:14 + 24])[0] for fr in res.frames]
+    check(ports == [4000, 4001, 4002, 4000, 4010, 5021, 5021], "RA/forward ports %s" % ports)
+    d = {k: v for k, v in res.stats["drops"].items() if v}
+    check(d == {"srv_rs_ratelimited": 3, "srv_fwd_ratelimited": 2}, "drops %s" % d)
+    check(res.stats["srv_ra_sent"] == 5 and res.stats["srv_fwd_teredo"] == 2, "srv counters")
+    check(res.stats["accounting_ok"] is True, "accounting")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--terelay")
