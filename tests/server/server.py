@@ -605,6 +605,28 @@ def ratelimit():
     check(res.stats["accounting_ok"] is True, "accounting")
 
 
+@case("server_combined_bubble")
+def combined_bubble():
+    """combined box: the relay's indirect bubble to a client of P goes out as P would forward it"""
+    # Native H -> A (a client of P = 203.0.113.120): the relay queues and bubbles. Without the
+    # server role the bubble goes to P:3544; with it, to A's mapping from P:3544 with an origin
+    # indication of the relay (198.51.100.1:3545).
+    res = C.run_relay([(0.0, C.f_native(C.ECHO_28))], ini=SERVER_INI, label="combined")
+    check(len(res.frames) == 1, "%d output frames, want 1" % len(res.frames))
+    fr = res.frames[0]
+    ip = fr[14:]
+    check(C.ip4s(ip[12:16]) == P and C.ip4s(ip[16:20]) == CL, "addresses %s -> %s" % (C.ip4s(ip[12:16]), C.ip4s(ip[16:20])))
+    check(struct.unpack("!HH", ip[20:24]) == (3544, 4096), "ports %s" % (struct.unpack("!HH", ip[20:24]),))
+    check(C.ipv4_hdr_ok(ip) and C.udp4_ok(ip), "checksums")
+    pl = ip[28:]
+    check(pl[:8] == C.origin_indication(C.R4, C.RP), "origin %s" % pl[:8].hex())
+    b = pl[8:]
+    check(len(b) == 46 and b[:8] == hx("60000000 00003b00") and ip6s(b[24:40]) == C.A and
+          b[8:16] == hx("fe80000000000000") and b[40:42] == hx("0104"),
+          "bubble %s" % b.hex())
+    check(res.stats["bubbles_sent"] == 1 and res.stats["queued"] == 1, "relay counters")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--terelay")
