@@ -64,6 +64,7 @@ static const struct key_desc keys[] = {
 	{ "relay", "mtu", K_UINT, FLD(mtu), NO_SET, 1280, TR_MAX_UDP_PAYLOAD, false, false },
 	{ "relay", "ttl", K_UINT, FLD(ttl), NO_SET, 1, 255, false, false },
 	{ "relay", "served", K_PREFIXES, FLD(served), NO_SET, 0, 0, false, true },
+	{ "relay", "enabled", K_BOOL, FLD(relay_enabled), NO_SET, 0, 0, false, false },
 
 	{ "ports", "teredo", K_NAME, FLD(teredo_port), NO_SET, 0, 0, false, false },
 	{ "ports", "native", K_NAME, FLD(native_port), NO_SET, 0, 0, false, false },
@@ -110,12 +111,27 @@ static const struct key_desc keys[] = {
 	{ "telemetry", "summary_interval", K_UINT, FLD(summary_interval_s), SETF(summary_interval_set),
 	  0, 86400, false, false },
 	{ "telemetry", "prometheus", K_ENDPOINT, FLD(prometheus), NO_SET, 0, 0, false, true },
+
+	{ "server", "enabled", K_BOOL, FLD(server_enabled), NO_SET, 0, 0, false, false },
+	{ "server", "primary", K_IPV4, FLD(server_primary), NO_SET, 0, 0, false, false },
+	{ "server", "secondary", K_IPV4, FLD(server_secondary), SETF(server_secondary_set),
+	  0, 0, false, false },
+	/* RFC 4380 §5.3 and every client: both addresses on 3544. A key so that
+	 * a different value is an error, not a silent default (D70). */
+	{ "server", "port", K_UINT, FLD(server_port), NO_SET, TR_SERVER_PORT, TR_SERVER_PORT,
+	  false, false },
+	{ "server", "mtu", K_UINT, FLD(server_mtu), NO_SET, 1280, TR_MAX_UDP_PAYLOAD, false, false },
+	{ "server", "rs_rate", K_UINT, FLD(server_rs_rate), NO_SET, 1, 10000000, false, false },
+	{ "server", "rs_burst", K_UINT, FLD(server_rs_burst), NO_SET, 1, 10000000, false, false },
+	{ "server", "fwd_rate", K_UINT, FLD(server_fwd_rate), NO_SET, 1, 10000000, false, false },
+	{ "server", "fwd_burst", K_UINT, FLD(server_fwd_burst), NO_SET, 1, 10000000, false, false },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = {
 	"relay", "ports", "nexthop", "peers", "queue", "bubbles", "icmp6", "control", "telemetry",
+	"server",
 };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
@@ -127,6 +143,13 @@ tr_config_defaults(struct tr_config *c)
 	c->port = TR_SERVER_PORT;
 	c->mtu = TR_MTU_DEFAULT;
 	c->ttl = 64;
+	c->relay_enabled = true;
+	c->server_port = TR_SERVER_PORT;
+	c->server_mtu = TR_MTU_DEFAULT;
+	c->server_rs_rate = 10;
+	c->server_rs_burst = 20;
+	c->server_fwd_rate = 100;
+	c->server_fwd_burst = 200;
 	strcpy(c->teredo_port, "0");
 	strcpy(c->native_port, "0");
 	c->rx_desc = 1024;
@@ -703,6 +726,57 @@ scan_file(struct scan *s, FILE *f)
 	return rc;
 }
 
+/* [server]: RFC 4380 §2.3 / §5.2.4 global addresses (Miredo server.c:507-513),
+ * S = P + 1 by default (Miredo serverd.c:88-96, Windows assumes it), and no
+ * address:port shared with the relay, since dispatch is by address and port. */
+static int
+check_server(struct scan *s, struct tr_config *c)
+{
+	int ke = key_index("server", "enabled");
+	int kp = key_index("server", "primary");
+	int ks = key_index("server", "secondary");
+	unsigned lp = s->key_line[kp], ls = s->key_line[ks];
+
+	if (!c->relay_enabled && !c->server_enabled) {
+		set_err(s->err, s->path, s->key_line[key_index("relay", "enabled")],
+			"[relay] enabled = false needs [server] enabled = true (no role left)");
+		return -1;
+	}
+	if (!c->server_enabled)
+		return 0;
+	if (lp == 0) {
+		set_err(s->err, s->path, s->key_line[ke], "[server] primary is required when enabled");
+		return -1;
+	}
+	if (!tr_ipv4_is_global(c->server_primary)) {
+		set_err(s->err, s->path, lp, "[server] primary: not a global unicast IPv4 address");
+		return -1;
+	}
+	if (!c->server_secondary_set) {
+		c->server_secondary = c->server_primary + 1;
+		ls = lp;
+	}
+	if (!tr_ipv4_is_global(c->server_secondary)) {
+		set_err(s->err, s->path, ls, "[server] secondary: not a global unicast IPv4 address%s",
+			c->server_secondary_set ? "" : " (primary + 1)");
+		return -1;
+	}
+	if (c->server_secondary == c->server_primary) {
+		set_err(s->err, s->path, ls, "[server] secondary must differ from primary");
+		return -1;
+	}
+	if (c->relay_enabled && c->port == TR_SERVER_PORT &&
+	    (c->ipv4 == c->server_primary || c->ipv4 == c->server_secondary)) {
+		int kr = key_index("relay", "port");
+		unsigned lr = s->key_line[kr] ? s->key_line[kr] : s->key_line[key_index("relay", "ipv4")];
+
+		set_err(s->err, s->path, lr,
+			"[relay] ipv4:port is a server address on port 3544; give the relay another port or address");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 check_values(struct scan *s, struct tr_config *c)
 {
@@ -747,7 +821,7 @@ check_values(struct scan *s, struct tr_config *c)
 			c->pending_max, c->peers_max);
 		return -1;
 	}
-	return 0;
+	return check_server(s, c);
 }
 
 int

@@ -19,6 +19,7 @@
 
 struct tr_config {
 	/* [relay] */
+	bool relay_enabled;                    /* enabled = true (false: server-only box) */
 	uint32_t ipv4;                         /* ipv4 = 198.51.100.1 (required) */
 	uint16_t port;                         /* port = 3544 */
 	uint8_t ipv6[16];                      /* ipv6 = 2001:db8:ffff::1 (required) */
@@ -81,6 +82,18 @@ struct tr_config {
 	uint32_t summary_interval_s;           /* summary_interval = 10 (0 = off; off in replay unless set) */
 	bool summary_interval_set;
 	char prometheus[TR_CFG_NAME_LEN];      /* prometheus = "" | 127.0.0.1:9100 */
+
+	/* [server] (the Teredo server role, RFC 4380 §5.3; docs/server.md) */
+	bool server_enabled;                   /* enabled = false */
+	uint32_t server_primary;               /* primary = 203.0.113.120 (required when enabled, global) */
+	bool server_secondary_set;
+	uint32_t server_secondary;             /* secondary = primary + 1 (global) */
+	uint16_t server_port;                  /* port = 3544 (fixed) */
+	uint16_t server_mtu;                   /* mtu = 1280: advertised in the RA (1280..65507) */
+	uint32_t server_rs_rate;               /* rs_rate = 10: RAs per second per source IPv4 (per worker) */
+	uint32_t server_rs_burst;              /* rs_burst = 20 */
+	uint32_t server_fwd_rate;              /* fwd_rate = 100: forwards per second per destination IPv4 */
+	uint32_t server_fwd_burst;             /* fwd_burst = 200 */
 };
 
 /* Defaults only (no required keys set). */

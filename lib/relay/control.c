@@ -180,7 +180,13 @@ static enum bubble_result send_bubble(struct tr_control *c, struct tr_pend *s, s
 		TR_INC(&c->lc->cnt, bubbles_ratelimited);
 		return BUBBLE_LIMITED;
 	}
-	uint64_t mac = tr_nh4_resolve(c, ai.server);
+	/* Combined box (RFC 4380 §5.4.3): a client of this process's own server
+	 * role gets the bubble as that server would forward it — from P:3544
+	 * with an origin indication of the relay — instead of a round trip to
+	 * our own address, which the port would not hand back (D84). */
+	const bool local = r->srv_on && ai.server == r->srv.primary &&
+			   ai.client != r->srv.primary && ai.client != r->srv.secondary;
+	uint64_t mac = tr_nh4_resolve(c, local ? ai.client : ai.server);
 	if (mac == 0) {
 		/* Not sent; the retry timer tries again once ARP has answered. */
 		TR_INC(&c->lc->cnt, nexthop_misses);
@@ -189,7 +195,8 @@ static enum bubble_result send_bubble(struct tr_control *c, struct tr_pend *s, s
 	tr_bucket_take(&c->bubble_bucket, c->now, r->cfg.bubble_rate, r->cfg.bubble_rate);
 
 	const uint16_t trailer = r->cfg.nonce_trailer ? 6 : 0;
-	struct rte_mbuf *m = new_frame(c, (uint16_t)(TR_ETH_HLEN + TR_ENCAP_HLEN + TR_IPV6_HLEN + trailer));
+	const uint16_t olen = local ? TR_ORIGIN_LEN : 0;
+	struct rte_mbuf *m = new_frame(c, (uint16_t)(TR_ETH_HLEN + TR_ENCAP_HLEN + olen + TR_IPV6_HLEN + trailer));
 	if (m == NULL)
 		return BUBBLE_LIMITED;
 	uint8_t src[16] = { 0xfe, 0x80 };
@@ -197,13 +204,24 @@ static enum bubble_result send_bubble(struct tr_control *c, struct tr_pend *s, s
 
 	for (int i = 15; i >= 8; i--, iid >>= 8)
 		src[i] = (uint8_t)iid;
-	const uint16_t off = TR_ETH_HLEN + TR_ENCAP_HLEN;
+	const uint16_t off = (uint16_t)(TR_ETH_HLEN + TR_ENCAP_HLEN + olen);
 	uint8_t *b = rte_pktmbuf_mtod_offset(m, uint8_t *, off);
 	tr_build_bubble(b, src, addr);
 	if (trailer != 0)
 		tr_build_nonce_trailer(b + TR_IPV6_HLEN, s->nonce_sent);
-	/* RFC 4380 §5.4.1 case 3: the indirect bubble goes to the server. */
-	if (tr_encap_mbuf(c->lc, m, off, (uint16_t)(TR_IPV6_HLEN + trailer), ai.server,
+	/* RFC 4380 §5.4.1 case 3: the indirect bubble goes to the server (or,
+	 * for our own server's clients, straight on as it would forward it). */
+	if (local) {
+		uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+		struct rte_ether_addr d;
+
+		tr_origin_build(f + TR_ETH_HLEN + TR_ENCAP_HLEN, r->id.ipv4, r->id.port);
+		tr_u64_to_mac(mac, &d);
+		tr_build_eth(f, d.addr_bytes, r->mac_teredo.addr_bytes, TR_ETHERTYPE_IPV4);
+		tr_server_write_udp4(f + TR_ETH_HLEN, r->srv.primary, ai.client, ai.port, c->lc->ip_id++,
+				     r->cfg.ttl, (size_t)olen + TR_IPV6_HLEN + trailer);
+		m->port = r->port_teredo;
+	} else if (tr_encap_mbuf(c->lc, m, off, (uint16_t)(TR_IPV6_HLEN + trailer), ai.server,
 			  TR_SERVER_PORT, mac) != 0) {
 		rte_pktmbuf_free(m);
 		return BUBBLE_LIMITED;

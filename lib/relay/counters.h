@@ -50,6 +50,11 @@
 	C(nexthop_misses,   "generated packets not sent: IPv4 next hop unresolved (ARP sent)") \
 	C(echo_replies,     "ICMPv6 echo replies sent from the relay's address") \
 	C(origin_ignored,   "origin indications stripped and ignored") \
+	C(srv_rx,           "frames to the Teredo server's addresses (P:3544, S:3544)") \
+	C(srv_ra_sent,      "router advertisements sent by the server role") \
+	C(srv_fwd_teredo,   "packets the server role forwarded over UDP from its primary address") \
+	C(srv_fwd_native,   "client echo requests the server role sent to native IPv6") \
+	C(srv_echo_replies, "echo replies from the server's link-local address") \
 	C(polls_busy,       "polls that received packets") \
 	C(polls_idle,       "polls that received nothing") \
 	C(cycles_busy,      "TSC cycles spent in busy polls") \

@@ -40,8 +40,9 @@ void tr_neigh_arp(struct tr_control *c, struct rte_mbuf *m, const struct tr_clas
 		rte_pktmbuf_free(m);
 		return;
 	}
-	/* Reply in place: the request's frame becomes the answer. */
-	tr_build_arp(f, 2, a.sha, r->mac_teredo.addr_bytes, r->id.ipv4, a.sha, a.spa);
+	/* Reply in place: the request's frame becomes the answer, for the
+	 * address asked (the relay's, or the server role's P or S). */
+	tr_build_arp(f, 2, a.sha, r->mac_teredo.addr_bytes, a.tpa, a.sha, a.spa);
 	rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - 42));
 	m->port = r->port_teredo;
 	TR_INC(&c->lc->cnt, arp_replies);

@@ -27,6 +27,14 @@ static void fill_relay_id(struct tr_relay *r)
 	r->id.mtu = c->mtu;
 	r->id.served = c->served;
 	r->id.n_served = c->n_served;
+	r->srv_on = c->server_enabled;
+	r->relay_on = c->relay_enabled;
+	if (r->srv_on) {
+		tr_server_id_init(&r->srv, c->server_primary, c->server_secondary, c->server_mtu);
+		tr_ra_tmpl_init(&r->ra_tmpl, &r->srv);
+		r->id.arp_extra[0] = c->server_primary;
+		r->id.arp_extra[1] = c->server_secondary;
+	}
 	if (c->ipv4_gateway_mac_set) {
 		struct rte_ether_addr a;
 
@@ -146,6 +154,21 @@ int tr_relay_init(struct tr_relay *r)
 			r->cfg.peers_max, rte_strerror(rte_errno));
 		return -1;
 	}
+	if (r->srv_on) {
+		/* The lcores that run worker bursts: the workers, and control
+		 * (replay without workers runs them inline). */
+		for (unsigned w = 0; w <= r->n_workers; w++) {
+			struct tr_lcore *lc = &r->lc[w < r->n_workers ? r->worker_lcore[w] : r->control_lcore];
+			size_t sz = TR_SRV_BUCKETS * sizeof(struct tr_bucket);
+
+			lc->srv_rs_bkt = rte_zmalloc_socket("tr_srv_rs", sz, RTE_CACHE_LINE_SIZE, wsock);
+			lc->srv_fwd_bkt = rte_zmalloc_socket("tr_srv_fwd", sz, RTE_CACHE_LINE_SIZE, wsock);
+			if (lc->srv_rs_bkt == NULL || lc->srv_fwd_bkt == NULL) {
+				fprintf(stderr, "terelay: cannot allocate the server's rate-limit buckets\n");
+				return -1;
+			}
+		}
+	}
 	r->ctrl = tr_control_create(r);
 	if (r->ctrl == NULL) {
 		fprintf(stderr, "terelay: cannot allocate control state\n");
@@ -161,8 +184,12 @@ void tr_relay_fini(struct tr_relay *r)
 	rte_hash_free(r->neigh4);
 	rte_ring_free(r->to_ctrl);
 	rte_ring_free(r->replay_tx);
-	for (unsigned i = 0; i < RTE_MAX_LCORE; i++)
+	for (unsigned i = 0; i < RTE_MAX_LCORE; i++) {
 		rte_ring_free(r->lc[i].rx_ring);
+		rte_free(r->lc[i].srv_rs_bkt);
+		rte_free(r->lc[i].srv_fwd_bkt);
+		r->lc[i].srv_rs_bkt = r->lc[i].srv_fwd_bkt = NULL;
+	}
 	rte_free(r->qsbr);
 	rte_mempool_free(r->pool);
 	r->ctrl = NULL;

@@ -24,9 +24,12 @@
 #include "config.h"
 #include "counters.h"
 #include "peer_table.h"
+#include "policy.h"
+#include "server.h"
 #include "teredo.h"
 
 #define TR_BURST_MAX 64
+#define TR_SRV_BUCKETS 4096       /* per lcore, power of two */
 
 /* A transmit target: a NIC queue, or (replay) a ring to the single writer. */
 struct tr_txq {
@@ -58,6 +61,9 @@ struct tr_lcore {
 	uint64_t heartbeat;             /* incremented every loop, read by control */
 	uint64_t last_flush_tsc;
 	uint32_t want_arp;              /* worker -> control: an unresolved IPv4 next hop */
+	/* Server role abuse limits, this lcore's own (TR_SRV_BUCKETS each). */
+	struct tr_bucket *srv_rs_bkt;
+	struct tr_bucket *srv_fwd_bkt;
 	/* Written by control only: the worker's liveness as control sees it. */
 	bool stalled;
 	uint64_t hb_seen;
@@ -69,6 +75,12 @@ struct tr_control;
 struct tr_relay {
 	struct tr_config cfg;
 	struct tr_relay_id id;
+	/* The server role (cfg.server_enabled): its identity and RA template,
+	 * read-only after init. */
+	bool srv_on;
+	bool relay_on;                  /* cfg.relay_enabled: false = server-only box */
+	struct tr_server_id srv;
+	struct tr_ra_tmpl ra_tmpl;
 	uint16_t port_teredo, port_native;
 	uint16_t nrxq_teredo, nrxq_native;       /* rx queues configured (>= n_workers) */
 	struct rte_ether_addr mac_teredo, mac_native;

@@ -11,6 +11,7 @@
 
 #include "ecn.h"
 #include "relay.h"
+#include "server_step.h"
 
 /* last_rx/last_tx are refreshed only when they are this stale: a plain
  * store, not per packet, so trusted peers' lines stay mostly shared. */
@@ -178,7 +179,8 @@ static void native_packet(struct tr_lcore *lc, struct rte_mbuf *m, const struct 
 void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 {
 	const struct tr_relay *r = lc->relay;
-	uint32_t now = (uint32_t)tr_clock_ms(&r->clock);
+	uint64_t now64 = tr_clock_ms(&r->clock);       /* the server's buckets: no wrap */
+	uint32_t now = (uint32_t)now64;
 	struct tr_classified cl[TR_BURST_MAX];
 	const uint8_t *keys[TR_BURST_MAX];
 	struct tr_peer_ref refs[TR_BURST_MAX];
@@ -201,7 +203,22 @@ void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 		struct tr_classified *c = &cl[i];
 
+		/* Dispatch by destination address and port: P:3544 and S:3544
+		 * belong to the server role, everything else to the relay. */
+		if (r->srv_on && tr_server_owns(&r->srv, f, m->data_len) != TR_SRV_NOT_OURS) {
+			tr_server_step(lc, m, rx_cksum_verified(m), now64);
+			pkts[i] = NULL;
+			continue;
+		}
 		tr_classify_hw(&r->id, f, m->data_len, rx_cksum_verified(m), c);
+		/* Server-only box: the relay's neighbour duties stay (ARP, ND),
+		 * its forwarding does not. */
+		if (!r->relay_on && (c->kind == TR_K_TEREDO || c->kind == TR_K_NATIVE ||
+				     c->kind == TR_K_LOCAL6 || c->kind == TR_K_V4_FRAG)) {
+			drop(lc, m, TR_DROP_SRV_RELAY_OFF);
+			pkts[i] = NULL;
+			continue;
+		}
 		switch (c->kind) {
 		case TR_K_DROP:
 			if (c->icmp_type != 0)

@@ -457,7 +457,8 @@ void tr_classify_hw(const struct tr_relay_id *r, const uint8_t *frame, size_t le
 			drop(out, TR_DROP_ARP_MALFORMED);
 			return;
 		}
-		if (arp.tpa != r->ipv4) {
+		if (arp.tpa != r->ipv4 &&
+		    (arp.tpa == 0 || (arp.tpa != r->arp_extra[0] && arp.tpa != r->arp_extra[1]))) {
 			drop(out, TR_DROP_ARP_NOT_FOR_US);
 			return;
 		}

@@ -133,6 +133,7 @@ struct tr_relay_id {
 	uint16_t mtu;                   /* Teredo link MTU, default 1280 */
 	const struct tr_prefix6 *served;/* native prefixes clients may reach (RFC 4380 §5.4.2) */
 	unsigned n_served;              /* 0 = every global unicast destination */
+	uint32_t arp_extra[2];          /* more IPv4 addresses answered by ARP (the server's P, S); 0 = none */
 };
 
 enum tr_kind {

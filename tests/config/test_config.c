@@ -432,6 +432,20 @@ static const struct bad bad_values[] = {
 	{ "telemetry", "prometheus", "localhost:9100", "not a valid IPv4 address" },
 	{ "telemetry", "prometheus", "[::1:9100", "must be ipv4:port or [ipv6]:port" },
 	{ "telemetry", "prometheus", "[::g]:9100", "not a valid IPv6 address" },
+	{ "relay", "enabled", "no way", "must be true/false, yes/no, on/off or 1/0" },
+	{ "server", "enabled", "perhaps", "must be true/false, yes/no, on/off or 1/0" },
+	{ "server", "primary", "203.0.113", "not a valid IPv4 address" },
+	{ "server", "primary", "0.0.0.0", "must not be 0.0.0.0" },
+	{ "server", "primary", "224.0.0.1", "must be a unicast address (not multicast or broadcast)" },
+	{ "server", "secondary", "203.0.113.256", "not a valid IPv4 address" },
+	{ "server", "port", "3545", "must be between 3544 and 3544" },
+	{ "server", "port", "0", "must be between 3544 and 3544" },
+	{ "server", "mtu", "1279", "must be between 1280 and 65507" },
+	{ "server", "mtu", "65508", "must be between 1280 and 65507" },
+	{ "server", "rs_rate", "0", "must be between 1 and 10000000" },
+	{ "server", "rs_burst", "10000001", "must be between 1 and 10000000" },
+	{ "server", "fwd_rate", "0", "must be between 1 and 10000000" },
+	{ "server", "fwd_burst", "x", "must be a decimal integer between 1 and 10000000" },
 };
 
 /* Builds "[relay] ipv4/ipv6 + [sec] + key = val" and returns the key's line. */
@@ -492,7 +506,7 @@ test_bad_values(void **state)
 	}
 	free(dump);
 	assert_int_equal(covered, total);
-	assert_int_equal(total, 41);
+	assert_int_equal(total, 51);
 }
 
 static void
@@ -734,6 +748,47 @@ test_cross_field(void **state)
 		   "[peers] pending_capacity = 65536: must not exceed [peers] capacity = 2048");
 }
 
+/* [server]: global addresses, S = P + 1 by default, no clash with the relay. */
+static void
+test_server_section(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load_ok(&l, REQ "[server]\nenabled = on\nprimary = 203.0.113.120\n");
+	assert_true(l.c.server_enabled);
+	assert_int_equal(l.c.server_primary, 0xcb007178u);
+	assert_int_equal(l.c.server_secondary, 0xcb007179u);
+	assert_int_equal(l.c.server_port, 3544);
+	assert_int_equal(l.c.server_mtu, 1280);
+	load_ok(&l, REQ "[server]\nenabled = on\nprimary = 203.0.113.120\nsecondary = 198.51.100.9\nmtu = 1400\n");
+	assert_int_equal(l.c.server_secondary, 0xc6336409u);
+	assert_int_equal(l.c.server_mtu, 1400);
+	/* off: nothing is checked, nothing derived */
+	load_ok(&l, REQ "[server]\nprimary = 10.0.0.1\n");
+	assert_false(l.c.server_enabled);
+	expect_err(REQ "[server]\nenabled = on\n", 5, "[server] primary is required when enabled");
+	expect_err(REQ "[server]\nenabled = on\nprimary = 10.1.2.3\n", 6,
+		   "[server] primary: not a global unicast IPv4 address");
+	expect_err(REQ "[server]\nenabled = on\nprimary = 203.0.113.120\nsecondary = 192.168.1.1\n", 7,
+		   "[server] secondary: not a global unicast IPv4 address");
+	/* P + 1 leaves the global range: reported on primary */
+	expect_err(REQ "[server]\nenabled = on\nprimary = 9.255.255.255\n", 6,
+		   "[server] secondary: not a global unicast IPv4 address (primary + 1)");
+	expect_err(REQ "[server]\nenabled = on\nprimary = 203.0.113.120\nsecondary = 203.0.113.120\n", 7,
+		   "[server] secondary must differ from primary");
+	/* the relay on a server address needs another port */
+	expect_err("[relay]\nipv4 = 203.0.113.121\nipv6 = 2001:db8:ffff::1\n[server]\nenabled = on\nprimary = 203.0.113.120\n",
+		   2, "[relay] ipv4:port is a server address on port 3544; give the relay another port or address");
+	load_ok(&l, "[relay]\nipv4 = 203.0.113.120\nport = 3545\nipv6 = 2001:db8:ffff::1\n[server]\nenabled = on\nprimary = 203.0.113.120\n");
+	assert_int_equal(l.c.port, 3545);
+	/* server-only: the relay's address may be P, and some role must be on */
+	load_ok(&l, "[relay]\nenabled = off\nipv4 = 203.0.113.120\nipv6 = 2001:db8:ffff::1\n[server]\nenabled = on\nprimary = 203.0.113.120\n");
+	assert_false(l.c.relay_enabled);
+	expect_err("[relay]\nenabled = off\nipv4 = 203.0.113.120\nipv6 = 2001:db8:ffff::1\n", 2,
+		   "[relay] enabled = false needs [server] enabled = true (no role left)");
+}
+
 static void
 test_error_leaves_config(void **state)
 {
@@ -926,6 +981,7 @@ main(void)
 		cmocka_unit_test(test_ranges_edges),
 		cmocka_unit_test(test_served_list),
 		cmocka_unit_test(test_cross_field),
+		cmocka_unit_test(test_server_section),
 		cmocka_unit_test(test_error_leaves_config),
 		cmocka_unit_test(test_print),
 		cmocka_unit_test(test_sample_file),

@@ -89,6 +89,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	c->global_queue_pkts = 256;
 	c->mbufs = 4096;
 	c->bubble_secret_set = true;                    /* reproducible crashes */
+	/* The server role beside the relay (notes §8 addresses): frames to
+	 * P:3544 and S:3544 take the server step, the rest the relay's. */
+	c->server_enabled = true;
+	c->server_primary = 0xcb007178;                 /* 203.0.113.120 */
+	c->server_secondary = 0xcb007179;
 	relay.replay = true;
 	relay.port_teredo = relay.port_native = RTE_MAX_ETHPORTS;   /* no device */
 	if (tr_relay_init(&relay) != 0)

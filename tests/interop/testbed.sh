@@ -26,6 +26,8 @@
 #   addr N                           print client N's Teredo address
 #   all                              teardown + setup + start + ping both ways (trap cleans up)
 # Env: RELAY (terelay|miredo), TERELAY (binary), NS_PREFIX (unique per run),
+#      SERVER (miredo|terelay: terelay's [server] role on 198.18.0.40/.41 in the relay's
+#      process replaces miredo-server; the clients' ServerAddress follows),
 #      TB_DIR (state, logs, configs), TERELAY_EXTRA (extra [section] lines for terelay.ini)
 set -u
 RELAY=${RELAY:-terelay}
@@ -36,6 +38,8 @@ SW=${P}sw SRV=${P}srv RLY=${P}rly V6H=${P}v6h
 CLI1=${P}cli1 NAT1=${P}nat1 CLI2=${P}cli2 NAT2=${P}nat2
 ALL_NS="$CLI1 $NAT1 $CLI2 $NAT2 $SRV $RLY $V6H $SW"
 SRV_IP1=198.18.0.10 SRV_IP2=198.18.0.11 RLY_IP=198.18.0.20
+SERVER=${SERVER:-miredo}
+TSRV_IP1=198.18.0.40   # terelay's server role (SERVER=terelay); secondary = .41 (primary + 1)
 NAT1_WAN=198.18.0.30 NAT2_WAN=198.18.0.31
 SRV6=2001:db8:6::10 RLY6=2001:db8:6::20 V6H6=2001:db8:6::100
 # DPDK file prefix: telemetry socket /var/run/dpdk/$FILE_PREFIX/dpdk_telemetry.v2
@@ -154,7 +158,7 @@ setup() {
 	cat >"$TB_DIR/client.conf" <<-EOF
 	RelayType client
 	InterfaceName teredo
-	ServerAddress $SRV_IP1
+	ServerAddress $( [ "$SERVER" = terelay ] && echo $TSRV_IP1 || echo $SRV_IP1 )
 	EOF
 	cat >"$TB_DIR/terelay.ini" <<-EOF
 	; written by tests/interop/testbed.sh
@@ -173,6 +177,7 @@ setup() {
 	pending_capacity = 4096
 	[telemetry]
 	summary_interval = 1
+	$( [ "$SERVER" = terelay ] && printf '[server]\nenabled = true\nprimary = %s\n' $TSRV_IP1 )
 	${TERELAY_EXTRA:-}
 	EOF
 	log "namespaces (prefix $P): $ALL_NS"
@@ -221,6 +226,7 @@ stop_pid() { # name [timeout_s]: SIGTERM the process we started, SIGKILL if it h
 }
 
 start_server() {
+	[ "$SERVER" = terelay ] && return 0     # the relay's process is the server
 	launch server $SRV miredo-server -f -c "$TB_DIR/server.conf" -p "$TB_DIR/server.mpid"
 }
 
