@@ -40,6 +40,7 @@ struct options {
 	const char *replay_in;
 	const char *replay_out;
 	const char *stats_json;
+	unsigned long drain_s;
 	bool check_config;
 };
 
@@ -53,6 +54,8 @@ static void usage(FILE *out, const char *prog)
 		"  -c, --config FILE      relay configuration (INI, see docs/configuration.md)\n"
 		"      --replay IN.pcap   replay a capture through the relay (adds a net_pcap port)\n"
 		"      --out OUT.pcap     with --replay: where everything the relay sends goes\n"
+		"      --drain SECONDS    with --replay: after the last packet the clock runs on while\n"
+		"                         peer timers are armed, at most SECONDS (default 30)\n"
 		"      --stats-json FILE  write the final counters as JSON at exit\n"
 		"      --check-config     parse and validate the configuration, print it, exit\n"
 		"  -h, --help             this text\n", prog);
@@ -66,6 +69,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "replay", required_argument, NULL, 'r' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "stats-json", required_argument, NULL, 's' },
+		{ "drain", required_argument, NULL, 'd' },
 		{ "check-config", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -79,6 +83,19 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'r': o->replay_in = optarg; break;
 		case 'o': o->replay_out = optarg; break;
 		case 's': o->stats_json = optarg; break;
+		case 'd': {
+			char *end;
+
+			errno = 0;
+			o->drain_s = strtoul(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-' ||
+			    o->drain_s > 86400) {
+				fprintf(stderr, "terelay: --drain %s: expected whole seconds, 0 to 86400\n",
+					optarg);
+				return -1;
+			}
+			break;
+		}
 		case 'k': o->check_config = true; break;
 		case 'h': return 1;
 		default: return -1;
@@ -115,6 +132,7 @@ static int setup(struct tr_relay *r, const struct options *o)
 	char err[256];
 
 	r->replay = o->replay_in != NULL;
+	r->replay_drain_ms = (uint32_t)(o->drain_s * 1000);
 
 	if (r->replay) {
 		uint16_t p;
@@ -207,7 +225,7 @@ static void teardown(struct tr_relay *r)
 
 int main(int argc, char **argv)
 {
-	struct options o = { 0 };
+	struct options o = { .drain_s = 30 };
 	int sep = argc;
 
 	for (int i = 1; i < argc; i++) {

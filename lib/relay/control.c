@@ -766,6 +766,15 @@ void tr_control_tick(struct tr_control *c, bool full_sweep)
 	watchdog(c);
 }
 
+uint64_t tr_control_next_due(const struct tr_control *c, bool *peer_timer)
+{
+	uint64_t pend = tr_pend_next_deadline(&c->pend);
+	uint64_t house = c->now + TR_CONTROL_PERIOD_MS;
+
+	*peer_timer = pend != UINT64_MAX;
+	return pend < house ? (pend > c->now ? pend : c->now + 1) : house;
+}
+
 /* --------------------------------------------------------- life cycle */
 
 struct tr_control *tr_control_create(struct tr_relay *r)

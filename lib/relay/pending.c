@@ -108,6 +108,11 @@ uint32_t tr_pend_due(const struct tr_pend_pool *p, uint64_t now_ms)
 	return TR_PEND_NONE;
 }
 
+uint64_t tr_pend_next_deadline(const struct tr_pend_pool *p)
+{
+	return p->head != TR_PEND_NONE ? p->slot[p->head].deadline_ms : UINT64_MAX;
+}
+
 bool tr_pend_push(struct tr_pend_pool *p, uint32_t i, struct rte_mbuf *m, uint32_t bytes,
 		  uint32_t max_pkts, uint32_t max_bytes, uint32_t global_max)
 {

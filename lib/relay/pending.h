@@ -52,6 +52,8 @@ void tr_pend_release(struct tr_pend_pool *p, uint32_t i);
 void tr_pend_arm(struct tr_pend_pool *p, uint32_t i, uint64_t deadline_ms);
 /* Earliest slot whose deadline is <= now, or TR_PEND_NONE (it stays armed). */
 uint32_t tr_pend_due(const struct tr_pend_pool *p, uint64_t now_ms);
+/* The earliest armed deadline, or UINT64_MAX when no timer is armed. */
+uint64_t tr_pend_next_deadline(const struct tr_pend_pool *p);
 
 /* FIFO queue. Push fails (false) when a cap would be exceeded. */
 bool tr_pend_push(struct tr_pend_pool *p, uint32_t i, struct rte_mbuf *m, uint32_t bytes,

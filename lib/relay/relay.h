@@ -100,6 +100,7 @@ struct tr_relay {
 	bool v4_on_link;
 	struct rte_hash *neigh4;
 	bool replay;
+	uint32_t replay_drain_ms;               /* replay: clock runs on after the capture */
 	unsigned n_workers;
 	unsigned control_lcore;
 	unsigned worker_lcore[RTE_MAX_LCORE];
@@ -166,6 +167,11 @@ void tr_control_free(struct tr_control *c);
 void tr_control_handle(struct tr_control *c, struct rte_mbuf **pkts, unsigned n);
 /* Timers, expiry sweep, neighbour resolution due at the current clock. */
 void tr_control_tick(struct tr_control *c, bool full_sweep);
+/* Replay: the earliest time after the last tick at which a tick has work —
+ * the next peer timer (bubble retry, give-up), or the housekeeping period
+ * (sweep, reassembly and neighbour time-outs). *peer_timer tells which. */
+#define TR_CONTROL_PERIOD_MS 100u
+uint64_t tr_control_next_due(const struct tr_control *c, bool *peer_timer);
 /* Drain the workers' ring once; returns packets handled. */
 unsigned tr_control_poll_ring(struct tr_control *c);
 /* One control iteration (ring, timers, tx); returns packets handled. */

@@ -69,6 +69,47 @@ static void write_out(struct replay *rp)
 	}
 }
 
+/* One control tick at capture time ms, and what it sent. */
+static void tick_at(struct replay *rp, uint64_t ms)
+{
+	struct tr_relay *r = rp->r;
+	bool new_second = ms / 1000 != rp->last_ms / 1000;
+
+	rp->last_ms = ms;
+	tr_clock_advance(&r->clock, ms);
+	tr_control_tick(r->ctrl, new_second);
+	tr_tx_flush_all(&r->lc[r->control_lcore]);
+	write_out(rp);
+}
+
+/* Discrete-event time: a live relay's control lcore ticks continuously, so
+ * every tick that has work between the last one and ms happens, in order —
+ * each peer timer at its own deadline (bubble retries, give-up), and the
+ * housekeeping (sweeps, reassembly and neighbour time-outs) every
+ * TR_CONTROL_PERIOD_MS — before the tick at ms itself. */
+static void advance_to(struct replay *rp, uint64_t ms)
+{
+	bool peer_timer;
+	uint64_t next;
+
+	while (!rp->r->stop && (next = tr_control_next_due(rp->r->ctrl, &peer_timer)) < ms)
+		tick_at(rp, next);
+	tick_at(rp, ms);
+}
+
+/* After the capture: the clock runs on while peer timers are armed (a
+ * capture that ends in a bubble still shows its outcome), at most drain_ms. */
+static void drain(struct replay *rp, uint32_t drain_ms)
+{
+	uint64_t end = rp->last_ms + drain_ms;
+	bool peer_timer;
+	uint64_t next;
+
+	while (!rp->r->stop && (next = tr_control_next_due(rp->r->ctrl, &peer_timer)) <= end &&
+	       peer_timer)
+		tick_at(rp, next);
+}
+
 static void run_group(struct replay *rp, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct tr_relay *r = rp->r;
@@ -121,16 +162,12 @@ int tr_replay_run(struct tr_relay *r, uint16_t port)
 			while (j < n && packet_ms(&rp, pkts[j]) == ms)
 				j++;
 			/* Timers due up to this group's time fire before it. */
-			bool new_second = ms / 1000 != rp.last_ms / 1000;
-			rp.last_ms = ms;
-			tr_clock_advance(&r->clock, ms);
-			tr_control_tick(r->ctrl, new_second);
-			tr_tx_flush_all(&r->lc[r->control_lcore]);
-			write_out(&rp);
+			advance_to(&rp, ms);
 			run_group(&rp, pkts + i, (uint16_t)(j - i));
 			i = j;
 		}
 	}
+	drain(&rp, r->replay_drain_ms);
 	tr_tx_flush_all(&r->lc[r->control_lcore]);
 	write_out(&rp);
 	return 0;

@@ -245,6 +245,10 @@ def main():
             "stray argument", a.verbose, n)
     attempt(other_case, exe, ["-c", gpath, "--replay", gpath], r"^terelay: --replay and --out go together$",
             "--replay without --out", a.verbose, n)
+    for bad in ("-1", "x", "86401", ""):
+        attempt(other_case, exe, ["-c", gpath, "--drain", bad],
+                r"^terelay: --drain %s: expected whole seconds, 0 to 86400$" % re.escape(bad),
+                "--drain %r" % bad, a.verbose, n)
     attempt(other_case, exe, ["-c", gpath, "--out", "/tmp/x.pcap"],
             r"^terelay: --replay and --out go together$", "--out without --replay", a.verbose, n)
     attempt(other_case, exe, ["-c", gpath, "--replay", "/nonexistent/in.pcap", "--out", "/tmp/o.pcap"],

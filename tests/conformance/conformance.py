@@ -319,9 +319,10 @@ class Result:
 _run_no = [0]
 
 
-def run_relay(frames, ini=None, lcores=None, label="run"):
+def run_relay(frames, ini=None, lcores=None, label="run", drain=0):
     """Replay frames (list of (t, bytes), sorted by t) and return a Result.
-    lcores None = the default (-l 0, or --lcores)."""
+    lcores None = the default (-l 0, or --lcores). drain: --drain seconds; 0 (the
+    cases' default) stops at the last frame, so a case states what happens up to it."""
     if lcores is None:
         lcores = Env.lcores
     if Env.dump_dir:
@@ -348,7 +349,7 @@ def run_relay(frames, ini=None, lcores=None, label="run"):
     prefix = "conf-%s-%d-%d" % (label, os.getpid(), _run_no[0])
     cmd = [Env.terelay, "--no-huge", "--no-shconf", "-m", "512", "--no-pci", "-l", lcores,
            "--file-prefix", prefix, "--", "-c", cfg, "--replay", pin, "--out", pout,
-           "--stats-json", pst]
+           "--stats-json", pst, "--drain", str(drain)]
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=100)
     except subprocess.TimeoutExpired:
