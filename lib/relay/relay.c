@@ -17,7 +17,7 @@
 #include "port.h"
 #include "relay.h"
 
-static void fill_relay_id(struct tr_relay *r)
+void tr_relay_fill_id(struct tr_relay *r)
 {
 	const struct tr_config *c = &r->cfg;
 
@@ -111,7 +111,7 @@ int tr_relay_init(struct tr_relay *r)
 	int wsock = rte_eth_dev_is_valid_port(r->port_teredo) ? tr_port_socket(r->port_teredo) : socket;
 
 	tr_clock_init(&r->clock, r->replay);
-	fill_relay_id(r);
+	tr_relay_fill_id(r);
 
 	r->pool = rte_pktmbuf_pool_create("tr_mbufs", r->cfg.mbufs, 256, 0,
 					  RTE_MBUF_DEFAULT_BUF_SIZE, wsock);

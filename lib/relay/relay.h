@@ -137,6 +137,10 @@ static inline uint64_t tr_nh4_mac(const struct tr_relay *r, uint32_t ip)
 	return (uint64_t)(uintptr_t)data;
 }
 
+/* relay.c: the identity the workers read (addresses, roles, gateway MACs)
+ * from r->cfg; part of tr_relay_init, and what tr_bench needs without it. */
+void tr_relay_fill_id(struct tr_relay *r);
+
 /* relay.c: everything but the ports. Before the call: cfg, replay, and the
  * port ids (any value when there are no ports: replay rings carry all tx).
  * Returns 0, or -1 with a message on stderr; tr_relay_fini undoes it. */

@@ -181,17 +181,7 @@ static int setup_relay(struct tr_relay *r, const struct bopts *o, uint64_t frame
 	c->summary_interval_s = 0;
 
 	tr_clock_init(&r->clock, false);
-	r->id.ipv4 = c->ipv4;
-	r->id.port = c->port;
-	memcpy(r->id.ipv6, c->ipv6, 16);
-	r->id.mtu = c->mtu;
-	r->id.served = c->served;
-	r->id.n_served = c->n_served;
-	struct rte_ether_addr a;
-	memcpy(a.addr_bytes, c->ipv4_gateway_mac, 6);
-	r->gw4_mac = tr_mac_to_u64(&a);
-	memcpy(a.addr_bytes, c->ipv6_gateway_mac, 6);
-	r->gw6_mac = tr_mac_to_u64(&a);
+	tr_relay_fill_id(r);          /* as tr_relay_init: identity, roles, gateway MACs */
 
 	uint16_t port;
 	if (rte_eth_dev_get_port_by_name("net_pcap0", &port) != 0) {
