@@ -16,6 +16,16 @@
 #include "server.h"
 #include "server_step.h"
 
+/* A 32-bit big-endian field wherever it lies in the frame (an IPv4 header
+ * after a 14-byte Ethernet header is only 2-byte aligned). */
+static inline uint32_t load_be32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return rte_be_to_cpu_32(v);
+}
+
 static inline void drop(struct tr_lcore *lc, struct rte_mbuf *m, enum tr_drop_reason why)
 {
 	TR_DROP_INC(&lc->cnt, why);
@@ -90,7 +100,7 @@ void tr_server_step(struct tr_lcore *lc, struct rte_mbuf *m, unsigned hw, uint64
 	if (v.action == TR_SRV_FWD_TEREDO || v.action == TR_SRV_FWD_NATIVE) {
 		/* natively: the IPv6 destination's last 32 bits stand for it */
 		uint32_t key = v.action == TR_SRV_FWD_TEREDO ? v.dst_ip :
-			       rte_be_to_cpu_32(*(const unaligned_uint32_t *)(f + v.ip6_off + 36));
+			       load_be32(f + v.ip6_off + 36);
 
 		if (!budget(lc->srv_fwd_bkt, key, now, r->cfg.server_fwd_rate, r->cfg.server_fwd_burst)) {
 			drop(lc, m, TR_DROP_SRV_FWD_RATELIMITED);
@@ -159,7 +169,7 @@ void tr_server_step(struct tr_lcore *lc, struct rte_mbuf *m, unsigned hw, uint64
 		}
 		/* [origin] + the IPv6 packet with its trailers (RFC 6081 §4), from
 		 * P:3544 whichever address received it (RFC 4380 §5.3.1). */
-		uint32_t src_ip = rte_be_to_cpu_32(*(const unaligned_uint32_t *)(f + TR_ETH_HLEN + 12));
+		uint32_t src_ip = load_be32(f + TR_ETH_HLEN + 12);
 		uint16_t src_port = (uint16_t)(f[pl_off - 8] << 8 | f[pl_off - 7]);
 		size_t head = TR_ETH_HLEN + TR_ENCAP_HLEN + (v.add_origin ? TR_ORIGIN_LEN : 0);
 
