@@ -48,6 +48,9 @@ void tr_snapshot_take(const struct tr_relay *r, struct tr_snapshot *s)
 		s->nic_tx_errors += es.oerrors;
 	}
 	s->rss_peak_kb = rss_peak_kb();
+	s->n_workers = r->n_workers;
+	for (unsigned w = 0; w < r->n_workers; w++)
+		s->worker_rx[w] = r->lc[r->worker_lcore[w]].cnt.rx_packets;
 	s->in_flight = r->to_ctrl ? rte_ring_count(r->to_ctrl) : 0;
 	for (unsigned i = 0; i < RTE_MAX_LCORE; i++)
 		if (r->lc[i].rx_ring != NULL)
@@ -121,6 +124,10 @@ int tr_report_json(const struct tr_snapshot *s, const char *path)
 	fprintf(f, "  \"nic_tx_errors\": %" PRIu64 ",\n", s->nic_tx_errors);
 	fprintf(f, "  \"rss_peak_kb\": %" PRIu64 ",\n", s->rss_peak_kb);
 	fprintf(f, "  \"drops_total\": %" PRIu64 ",\n", tr_counters_drops_total(c));
+	fprintf(f, "  \"worker_rx_packets\": [");
+	for (unsigned w = 0; w < s->n_workers; w++)
+		fprintf(f, "%s%" PRIu64, w ? ", " : "", s->worker_rx[w]);
+	fprintf(f, "],\n");
 	fprintf(f, "  \"drops\": {\n");
 	for (unsigned d = 1; d < TR_DROP_MAX; d++)
 		fprintf(f, "    \"%s\": %" PRIu64 "%s\n", tr_drop_name(d), c->drops[d],

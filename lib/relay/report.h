@@ -25,6 +25,10 @@ struct tr_snapshot {
 	uint64_t nic_rx_errors;      /* ierrors + rx_nombuf */
 	uint64_t nic_tx_errors;      /* oerrors */
 	uint64_t rss_peak_kb;    /* resident memory high-water mark of the process */
+	/* Packets each worker lcore received, in worker order: shows that a
+	 * multi-worker run spread its load (tests read it from STATS.json). */
+	unsigned n_workers;
+	uint64_t worker_rx[RTE_MAX_LCORE];
 	bool accounting_ok;
 };
 

@@ -82,7 +82,8 @@ def check_outcome(res, nticks, what):
         check(fr[12:14] == b"\x86\xdd" and ip6[6] == 58 and ip6[40] == 1 and ip6[41] == 3,
               "%s: not an ICMPv6 Destination Unreachable code 3: %s" % (what, C.describe(fr)))
     C.check_stats(res, C.Exp().ticks(nticks).drop("tx_verify_failed", N).add(
-        queued=N, bubbles_sent=4 * N, peers_created=N, peers_unverified_removed=N, icmp6_sent=N))
+        queued=N, bubbles_sent=4 * N, peers_created=N, peers_unverified_removed=N, icmp6_sent=N,
+        to_control=N))
 
 
 def case_gap():
@@ -109,8 +110,8 @@ def case_drain():
     res0 = C.run_relay(cap.frames, ini=INI, label="replay_drain0", drain=0)
     check(len(res0.frames) == N and all(C.is_bubble_frame(f) for f in res0.frames),
           "--drain 0: %d frames, expected the %d first bubbles only" % (len(res0.frames), N))
-    C.check_stats(res0, C.Exp().add(queued=N, queued_now=N, bubbles_sent=N, peers_created=N,
-                                    peers_current=N, peers_pending=N))
+    C.check_stats(res0, C.Exp().native_queued(N).add(bubbles_sent=N, peers_created=N,
+                                                     peers_current=N, peers_pending=N))
 
 
 CASES = {"replay_gap": case_gap, "replay_filler": case_filler, "replay_drain": case_drain}
