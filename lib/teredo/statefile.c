@@ -24,8 +24,9 @@ static const uint8_t rec_len[256] = {
 /* CRC-64/XZ (ECMA-182, reflected; "123456789" -> 0x995dc9bbdf1939fa). It
  * guards against corruption, not an adversary (the file is 0600, the relay
  * wrote it), so a keyed hash buys nothing; a CRC streams, and unlike a hash
- * it is certain to catch any error burst up to 64 bits. Nibble-wise: a small
- * table, 400 MB (8 M peers) in about a second. */
+ * it is certain to catch any error burst up to 64 bits. Nibble-wise, for a
+ * 16-entry table: ~5 ns a byte (8 M peers, 400 MB: 2 s), half a 256-entry
+ * table's speed. */
 static const uint64_t crc_nibble[16] = {
 	0x0000000000000000ULL, 0x7d9ba13851336649ULL, 0xfb374270a266cc92ULL,
 	0x86ace348f355aadbULL, 0x64b62bcaebc387a1ULL, 0x192d8af2baf0e1e8ULL,
