@@ -118,6 +118,7 @@ int tr_report_json(const struct tr_snapshot *s, const char *path)
 	fprintf(f, "  \"peers_pending\": %" PRIu64 ",\n", s->peers_pending);
 	fprintf(f, "  \"queued_now\": %" PRIu64 ",\n", s->queued_now);
 	fprintf(f, "  \"reasm_held\": %" PRIu64 ",\n", s->reasm_held);
+	fprintf(f, "  \"in_flight\": %" PRIu64 ",\n", s->in_flight);
 	fprintf(f, "  \"workers_stalled\": %" PRIu64 ",\n", s->workers_stalled);
 	fprintf(f, "  \"nic_rx_missed\": %" PRIu64 ",\n", s->nic_rx_missed);
 	fprintf(f, "  \"nic_rx_errors\": %" PRIu64 ",\n", s->nic_rx_errors);

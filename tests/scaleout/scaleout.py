@@ -404,6 +404,10 @@ class Stream:
         the first answered ping after the last lost one (0 when none was lost)."""
         sent, ans = self.parse()
         seqs = sorted(s for s, t in sent.items() if t0 <= t < t1)
+        # ping -i 0.1 sends ~10 a second: a window without them is a dead stream, not "0 lost".
+        want = int((t1 - t0) / PING_INTERVAL * 0.5)
+        check(len(seqs) >= want, f'stream {self.name}: {len(seqs)} pings sent in a {t1 - t0:.1f} s '
+              f'window, expected at least {want}: the ping process stalled or died')
         lost = [s for s in seqs if s not in ans]
         if not lost:
             return 0, 0.0, None
@@ -573,10 +577,12 @@ class Run:
         the relay carried it in either direction at the baseline."""
         def settled():
             return time.time() >= t_route + observe and all(s.answered_since(t_route, 10) for s in self.streams)
-        try:
-            wait_for(settled, SETTLE_TIMEOUT_S, '', step=0.5)
-        except Fail:
-            pass
+        # A stream that never comes back is a failure, not a result to average in.
+        wait_for(settled, SETTLE_TIMEOUT_S,
+                 f'{name}: not every stream answered 10 pings again within {SETTLE_TIMEOUT_S} s '
+                 f'of the routing change: ' + ', '.join(s.name for s in self.streams
+                                                        if not s.answered_since(t_route, 10)),
+                 step=0.5)
         t_end = time.time() - 1.5
         res = {}
         for s in self.streams:
@@ -751,6 +757,7 @@ class Run:
                     {'relay': n, 'run': k, **{x: s[x] for x in ('encapsulated', 'decapsulated', 'bubbles_sent',
                                                               'bubbles_received', 'peers_trusted', 'accounting_ok')}})
                 check(s['encapsulated'] > 0 and s['decapsulated'] > 0, f'relay {n} run {k} carried no traffic')
+                check(s['accounting_ok'] is True, f'relay {n} run {k}: accounting_ok is {s["accounting_ok"]}')
 
 
 def main():
