@@ -181,16 +181,18 @@ static int setup(struct tr_relay *r, const struct options *o)
 	return 0;
 }
 
-static void run(struct tr_relay *r)
+/* Returns 0, or -1 when the replay could not run (message printed). */
+static int run(struct tr_relay *r, const char *replay_out)
 {
 	unsigned id;
+	int ret = 0;
 
 	for (unsigned w = 0; w < r->n_workers; w++) {
 		id = r->worker_lcore[w];
 		rte_eal_remote_launch(tr_worker_main, &r->lc[id], id);
 	}
 	if (r->replay) {
-		tr_replay_run(r, r->port_teredo);
+		ret = tr_replay_run(r, r->port_teredo, replay_out);
 	} else {
 		uint64_t interval = r->cfg.summary_interval_s * rte_get_tsc_hz();
 		uint64_t next = rte_rdtsc() + interval;
@@ -210,6 +212,7 @@ static void run(struct tr_relay *r)
 	}
 	r->stop = true;
 	rte_eal_mp_wait_lcore();
+	return ret;
 }
 
 static void teardown(struct tr_relay *r)
@@ -279,8 +282,10 @@ int main(int argc, char **argv)
 	for (int i = 0; i < sep; i++)
 		eal_argv[eal_argc++] = argv[i];
 	if (o.replay_in != NULL) {
-		snprintf(vdev, sizeof(vdev), "--vdev=net_pcap_replay,rx_pcap=%s,tx_pcap=%s",
-			 o.replay_in, o.replay_out);
+		/* The port only receives: replay.c writes the output itself, with
+		 * relay-time stamps (net_pcap's tx would stamp the wall clock). */
+		snprintf(vdev, sizeof(vdev), "--vdev=net_pcap_replay,rx_pcap=%s,tx_pcap=/dev/null",
+			 o.replay_in);
 		eal_argv[eal_argc++] = vdev;
 	}
 	eal_argv[eal_argc] = NULL;
@@ -306,7 +311,8 @@ int main(int argc, char **argv)
 	if (setup(r, &o) != 0) {
 		status = EXIT_CONFIG;
 	} else {
-		run(r);
+		if (run(r, o.replay_out) != 0)
+			status = 1;
 		struct tr_snapshot s;
 
 		tr_snapshot_take(r, &s);

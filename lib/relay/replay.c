@@ -7,6 +7,8 @@
 #include <rte_mbuf_dyn.h>
 #include <rte_pause.h>
 
+#include <pcap/pcap.h>
+
 #include "replay.h"
 
 struct replay {
@@ -18,6 +20,15 @@ struct replay {
 	uint64_t t0_us;
 	uint64_t last_ms;
 	uint64_t dispatched[RTE_MAX_LCORE];
+	/* The output, written here (not by the vdev) so that each frame carries
+	 * the relay time at which it was sent, on the capture's time base. */
+	pcap_t *dead;
+	pcap_dumper_t *out;
+	uint8_t frame[RTE_MBUF_DEFAULT_BUF_SIZE * 8];
+	/* One IPv4 ID sequence for the whole relay, handed to whichever lcore
+	 * works next: the lockstep runs one lcore at a time, so the output does
+	 * not depend on how many workers there are. */
+	uint16_t ip_id;
 };
 
 /* net_pcap puts each packet's capture time (us since the epoch) in the
@@ -55,18 +66,58 @@ static unsigned rss_worker(const struct rte_mbuf *m, unsigned n)
 	return h % n;
 }
 
-/* Everything the lcores sent, in order, to the output port. */
-static void write_out(struct replay *rp)
+/* Capture time (us since the epoch) of relay time ms: the first input
+ * frame is the time base (relay clock 1000000 ms). */
+static uint64_t capture_us(const struct replay *rp, uint64_t ms)
+{
+	return rp->t0_us + (ms - 1000000) * 1000;
+}
+
+/* A packet's own capture time, us (the group's output stamp): never before
+ * the relay clock, which does not go backwards. */
+static uint64_t packet_us(struct replay *rp, const struct rte_mbuf *m)
+{
+	uint64_t floor_us = capture_us(rp, rp->last_ms);
+
+	if (rp->ts_off < 0 || (m->ol_flags & rp->ts_flag) == 0)
+		return floor_us;
+	uint64_t us = *RTE_MBUF_DYNFIELD(m, rp->ts_off, const uint64_t *);
+
+	return us > floor_us ? us : floor_us;
+}
+
+/* Everything the lcores sent, in order, to the output, stamped us. */
+static void write_out(struct replay *rp, uint64_t us)
 {
 	struct rte_mbuf *out[TR_BURST_MAX];
 	unsigned n;
 
 	while ((n = rte_ring_sc_dequeue_burst(rp->r->replay_tx, (void **)out, TR_BURST_MAX, NULL)) > 0) {
-		unsigned sent = 0;
+		for (unsigned i = 0; i < n; i++) {
+			struct rte_mbuf *m = out[i];
+			uint32_t len = RTE_MIN(m->pkt_len, (uint32_t)sizeof(rp->frame));
+			const void *d = rte_pktmbuf_read(m, 0, len, rp->frame);
+			struct pcap_pkthdr h = {
+				.ts = { .tv_sec = (time_t)(us / 1000000), .tv_usec = (suseconds_t)(us % 1000000) },
+				.caplen = len,
+				.len = m->pkt_len,
+			};
 
-		while (sent < n)
-			sent += rte_eth_tx_burst(rp->port, 0, out + sent, (uint16_t)(n - sent));
+			pcap_dump((u_char *)rp->out, &h, d);
+			rte_pktmbuf_free(m);
+		}
 	}
+}
+
+/* The shared IPv4 ID goes to the lcore that works next, and comes back. */
+static void id_lend(struct replay *rp, unsigned lcore)
+{
+	rp->r->lc[lcore].ip_id = rp->ip_id;
+}
+
+static void id_return(struct replay *rp, unsigned lcore)
+{
+	rp->ip_id = rp->r->lc[lcore].ip_id;
 }
 
 /* One control tick at capture time ms, and what it sent. */
@@ -77,9 +128,11 @@ static void tick_at(struct replay *rp, uint64_t ms)
 
 	rp->last_ms = ms;
 	tr_clock_advance(&r->clock, ms);
+	id_lend(rp, r->control_lcore);
 	tr_control_tick(r->ctrl, new_second);
 	tr_tx_flush_all(&r->lc[r->control_lcore]);
-	write_out(rp);
+	id_return(rp, r->control_lcore);
+	write_out(rp, capture_us(rp, ms));
 }
 
 /* Discrete-event time: a live relay's control lcore ticks continuously, so
@@ -110,41 +163,63 @@ static void drain(struct replay *rp, uint32_t drain_ms)
 		tick_at(rp, next);
 }
 
-static void run_group(struct replay *rp, struct rte_mbuf **pkts, uint16_t n)
+/* A group of packets with one capture time (us). Packet by packet, each on
+ * its worker (software RSS) or, without workers, on the control lcore, the
+ * next only when the last is done and sent (lockstep, D93): the output, the
+ * order of what reaches control and the IPv4 IDs are then the same with any
+ * number of workers. Control handles the group's hand-offs after it, as a
+ * live control lcore would after the workers' burst. */
+static void run_group(struct replay *rp, struct rte_mbuf **pkts, uint16_t n, uint64_t us)
 {
 	struct tr_relay *r = rp->r;
 	struct tr_lcore *ctl = &r->lc[r->control_lcore];
 
-	if (r->n_workers == 0) {
-		tr_worker_burst(ctl, pkts, n);
-	} else {
-		for (uint16_t i = 0; i < n; i++) {
-			unsigned w = r->worker_lcore[rss_worker(pkts[i], r->n_workers)];
-
-			while (rte_ring_enqueue(r->lc[w].rx_ring, pkts[i]) != 0)
-				rte_pause();
-			rp->dispatched[w]++;
+	for (uint16_t i = 0; i < n; i++) {
+		if (r->n_workers == 0) {
+			id_lend(rp, r->control_lcore);
+			tr_worker_burst(ctl, pkts + i, 1);
+			tr_tx_flush_all(ctl);
+			id_return(rp, r->control_lcore);
+			continue;
 		}
-		/* Lockstep: the group is done before control looks at the ring. */
-		for (unsigned k = 0; k < r->n_workers; k++) {
-			unsigned w = r->worker_lcore[k];
+		unsigned w = r->worker_lcore[rss_worker(pkts[i], r->n_workers)];
 
-			while (__atomic_load_n(&r->lc[w].processed, __ATOMIC_ACQUIRE) < rp->dispatched[w])
-				rte_pause();
-		}
+		id_lend(rp, w);
+		while (rte_ring_enqueue(r->lc[w].rx_ring, pkts[i]) != 0)
+			rte_pause();
+		rp->dispatched[w]++;
+		/* The worker flushes its tx before it counts the packet processed. */
+		while (__atomic_load_n(&r->lc[w].processed, __ATOMIC_ACQUIRE) < rp->dispatched[w])
+			rte_pause();
+		id_return(rp, w);
 	}
+	id_lend(rp, r->control_lcore);
 	while (tr_control_poll_ring(r->ctrl) > 0)
 		;
 	tr_tx_flush_all(ctl);
-	write_out(rp);
+	id_return(rp, r->control_lcore);
+	write_out(rp, us);
 }
 
-int tr_replay_run(struct tr_relay *r, uint16_t port)
+int tr_replay_run(struct tr_relay *r, uint16_t port, const char *out_path)
 {
-	struct replay rp = { .r = r, .port = port, .last_ms = 1000000 };
+	static struct replay rp;        /* holds a frame buffer: not on the stack */
 	struct rte_mbuf *pkts[TR_BURST_MAX];
 	int flag_bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, NULL);
 
+	memset(&rp, 0, sizeof(rp));
+	rp.r = r;
+	rp.port = port;
+	rp.last_ms = 1000000;
+	rp.dead = pcap_open_dead(DLT_EN10MB, (int)sizeof(rp.frame));
+	rp.out = rp.dead != NULL ? pcap_dump_open(rp.dead, out_path) : NULL;
+	if (rp.out == NULL) {
+		fprintf(stderr, "terelay: %s: %s\n", out_path,
+			rp.dead != NULL ? pcap_geterr(rp.dead) : "cannot open a pcap writer");
+		if (rp.dead != NULL)
+			pcap_close(rp.dead);
+		return -1;
+	}
 	rp.ts_off = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, NULL);
 	rp.ts_flag = flag_bit >= 0 ? 1ULL << flag_bit : 0;
 	if (rp.ts_off < 0)
@@ -159,16 +234,20 @@ int tr_replay_run(struct tr_relay *r, uint16_t port)
 			uint64_t ms = packet_ms(&rp, pkts[i]);
 			uint16_t j = (uint16_t)(i + 1);
 
-			while (j < n && packet_ms(&rp, pkts[j]) == ms)
+			uint64_t us = packet_us(&rp, pkts[i]);
+
+			while (j < n && packet_ms(&rp, pkts[j]) == ms && packet_us(&rp, pkts[j]) == us)
 				j++;
 			/* Timers due up to this group's time fire before it. */
 			advance_to(&rp, ms);
-			run_group(&rp, pkts + i, (uint16_t)(j - i));
+			run_group(&rp, pkts + i, (uint16_t)(j - i), us);
 			i = j;
 		}
 	}
 	drain(&rp, r->replay_drain_ms);
 	tr_tx_flush_all(&r->lc[r->control_lcore]);
-	write_out(&rp);
+	write_out(&rp, capture_us(&rp, rp.last_ms));
+	pcap_dump_close(rp.out);
+	pcap_close(rp.dead);
 	return 0;
 }

@@ -2,17 +2,20 @@
  *
  * Replay mode: a capture goes through the relay packet by packet group,
  * with the clock following the capture's timestamps, and everything the
- * relay sends goes, in order, to one output. Deterministic: with workers,
- * each group is spread over them (a software RSS) and the control lcore
- * waits for them before the next group.
+ * relay sends goes, in order, to one output. Deterministic: packet by
+ * packet in lockstep (on its worker by a software RSS, or on the control
+ * lcore without workers), so the output is byte-identical with any number
+ * of workers (D93).
  */
 #ifndef TERELAY_REPLAY_H
 #define TERELAY_REPLAY_H
 
 #include "relay.h"
 
-/* Runs on the main (control) lcore until the input is exhausted or stop.
- * Returns 0, -1 on error. */
-int tr_replay_run(struct tr_relay *r, uint16_t port);
+/* Runs on the main (control) lcore until the input is exhausted or stop,
+ * writing everything the relay sends to out_path (pcap), each frame stamped
+ * with the relay time it was sent at on the capture's time base. The port
+ * only receives. Returns 0, -1 on error (message printed). */
+int tr_replay_run(struct tr_relay *r, uint16_t port, const char *out_path);
 
 #endif /* TERELAY_REPLAY_H */

@@ -17,11 +17,19 @@ real terelay binary with the conformance harness's fixture.
   replay_drain    the same story without the 20 s frame: --drain 30 shows the
                   same outcome; --drain 0 stops at the last frame (100 bubbles,
                   100 pending).
+  replay_schedule the gap story read on the output's own timestamps (capture
+                  time base): each peer's first bubble at its packet's time,
+                  the retries 2, 4, 6 s later, its error 8 s later, to the us.
+                  Before the fix the output carried the host's wall clock.
+  replay_identical the bundled demo story with [bubbles] secret pinned: the
+                  output file is byte-identical (timestamps included) over two
+                  runs with -l 0 and with 2 and 3 workers.
 
 Run: replay.py --terelay PATH --addr-tool PATH --case NAME
 """
 import argparse
 import os
+import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -114,7 +122,67 @@ def case_drain():
                                                      peers_current=N, peers_pending=N))
 
 
-CASES = {"replay_gap": case_gap, "replay_filler": case_filler, "replay_drain": case_drain}
+def pcap_records(path):
+    """(timestamp in us, frame bytes) of every record of a pcap file (us or ns magic)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    check(len(data) >= 24, "%s: not a pcap file" % path)
+    magic = struct.unpack("<I", data[:4])[0]
+    check(magic in (0xa1b2c3d4, 0xa1b23c4d), "%s: pcap magic %#x" % (path, magic))
+    div = 1000 if magic == 0xa1b23c4d else 1
+    out, o = [], 24
+    while o + 16 <= len(data):
+        sec, frac, incl, _ = struct.unpack("<IIII", data[o:o + 16])
+        out.append((sec * 1000000 + frac // div, data[o + 16:o + 16 + incl]))
+        o += 16 + incl
+    return out
+
+
+def case_schedule():
+    res = C.run_relay(story().frames, ini=INI, label="replay_schedule")
+    check_outcome(res, 1, "schedule")
+    inp = pcap_records(os.path.join(res.workdir, "IN.pcap"))
+    out = pcap_records(os.path.join(res.workdir, "OUT.pcap"))
+    t0 = inp[0][0]
+    errs = []
+    for i, p in enumerate(peers()):
+        addr = C.ip6b(p)
+        in_us = inp[i][0]
+        ms = (in_us - t0) // 1000               # the relay clock runs in ms from the first frame
+        want = [in_us] + [t0 + (ms + 2000 * k) * 1000 for k in (1, 2, 3)]
+        got = [t for t, fr in out if C.is_bubble_frame(fr) and fr[14 + 28 + 24:14 + 28 + 40] == addr]
+        if got != want:
+            errs.append("peer %d: bubbles at %s us after the capture start, expected %s"
+                        % (i, [t - t0 for t in got], [t - t0 for t in want]))
+        # its Destination Unreachable quotes its packet: 8 s after creation (RFC 4380 §5.2.6)
+        e = [t for t, fr in out if not C.is_bubble_frame(fr) and addr in fr]
+        if e != [t0 + (ms + 8000) * 1000]:
+            errs.append("peer %d: error at %s us, expected %d" % (i, [t - t0 for t in e],
+                                                                 (ms + 8000) * 1000))
+    check(not errs, "output timestamps off the capture's timeline:\n   " + "\n   ".join(errs[:10]))
+
+
+def case_identical():
+    sys.path.insert(0, os.path.join(HERE, "..", "conformance"))
+    import make_sample
+    frames = make_sample.story()
+    runs = [("-l 0", "0", 0), ("-l 0 again", "0", 0), ("2 workers", C.MULTI, 2),
+            ("3 workers", "0@0,1@1,2@1,3@1", 3)]
+    files = []
+    for what, lc, nw in runs:
+        r = C.run_relay(frames, ini=INI, lcores=lc, label="replay_identical")
+        if nw:
+            C.check_workers_shared(r, nw)
+        with open(os.path.join(r.workdir, "OUT.pcap"), "rb") as f:
+            files.append((what, f.read(), r.workdir))
+    check(len(files[0][1]) > 24 + 16 * 10, "harness: the demo output is too short")
+    for what, data, d in files[1:]:
+        check(data == files[0][1], "OUT.pcap with %s (%s) differs from -l 0 (%s): %d vs %d bytes"
+              % (what, d, files[0][2], len(data), len(files[0][1])))
+
+
+CASES = {"replay_gap": case_gap, "replay_filler": case_filler, "replay_drain": case_drain,
+         "replay_schedule": case_schedule, "replay_identical": case_identical}
 
 
 def main():
