@@ -31,6 +31,7 @@
 #include "relay.h"
 #include "replay.h"
 #include "report.h"
+#include "state.h"
 #include "telemetry.h"
 
 #define EXIT_CONFIG 2
@@ -154,6 +155,10 @@ static int setup(struct tr_relay *r, const struct options *o)
 	}
 	if (tr_relay_init(r) != 0)
 		return -1;
+	/* The last run's peers, before anything reads the clock or a port
+	 * delivers (docs/deploy.md "Restarts"). */
+	if (tr_state_restore(r, r->replay ? tr_replay_first_ms(o->replay_in) : tr_state_wall_ms(r)) != 0)
+		return -1;
 	/* Observability: telemetry commands, rte_pdump, Prometheus (docs/telemetry.md). */
 	if (tr_telemetry_init(r, err, sizeof(err)) != 0 || tr_prom_start(r, err, sizeof(err)) != 0) {
 		fprintf(stderr, "terelay: %s\n", err);
@@ -200,6 +205,7 @@ static int run(struct tr_relay *r, const char *replay_out)
 		while (!r->stop) {
 			if (tr_control_poll(r->ctrl) == 0)
 				usleep(100);    /* two vCPUs: the idle control lcore must not spin */
+			tr_state_poll(r);
 			if (interval != 0 && rte_rdtsc() >= next) {
 				struct tr_snapshot s;
 
@@ -212,6 +218,8 @@ static int run(struct tr_relay *r, const char *replay_out)
 	}
 	r->stop = true;
 	rte_eal_mp_wait_lcore();
+	if (tr_state_save(r) != 0)
+		ret = -1;
 	return ret;
 }
 
@@ -223,6 +231,7 @@ static void teardown(struct tr_relay *r)
 		tr_port_stop(r->port_teredo);
 	if (r->port_native != r->port_teredo && rte_eth_dev_is_valid_port(r->port_native))
 		tr_port_stop(r->port_native);
+	tr_state_fini(r);
 	tr_relay_fini(r);
 }
 

@@ -40,6 +40,7 @@ enum key_type {
 	K_NAME,       /* ethdev / profile name */
 	K_ENDPOINT,   /* ipv4:port or [ipv6]:port */
 	K_HEX16,      /* 16 bytes as 32 hex digits */
+	K_PATH,       /* absolute file path */
 };
 
 struct key_desc {
@@ -125,13 +126,16 @@ static const struct key_desc keys[] = {
 	{ "server", "rs_burst", K_UINT, FLD(server_rs_burst), NO_SET, 1, 10000000, false, false },
 	{ "server", "fwd_rate", K_UINT, FLD(server_fwd_rate), NO_SET, 1, 10000000, false, false },
 	{ "server", "fwd_burst", K_UINT, FLD(server_fwd_burst), NO_SET, 1, 10000000, false, false },
+
+	{ "state", "file", K_PATH, FLD(state_file), NO_SET, 0, 0, false, true },
+	{ "state", "interval", K_UINT, FLD(state_interval_s), NO_SET, 0, 86400, false, false },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = {
 	"relay", "ports", "nexthop", "peers", "queue", "bubbles", "icmp6", "control", "telemetry",
-	"server",
+	"server", "state",
 };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
@@ -177,6 +181,7 @@ tr_config_defaults(struct tr_config *c)
 	c->icmp6_burst = 10;
 	c->ring_size = 4096;
 	c->summary_interval_s = 10;
+	c->state_interval_s = 60;
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -554,6 +559,14 @@ parse_value(const struct key_desc *k, const char *v, struct tr_config *c, char *
 			return "must be true/false, yes/no, on/off or 1/0";
 		memcpy(field, &b, sizeof(b));
 		break;
+	case K_PATH:
+		/* Absolute: the unit's working directory is not the operator's. */
+		if (*v != '\0' && *v != '/')
+			return "must be an absolute path";
+		if (strlen(v) >= TR_CFG_PATH_LEN)
+			return "too long (at most 255 characters)";
+		memcpy(field, v, strlen(v) + 1);
+		break;
 	case K_ENDPOINT:
 		if (*v != '\0') {
 			const char *r = check_endpoint(v);
@@ -918,6 +931,9 @@ format_value(const struct tr_config *c, const struct key_desc *k, char *out, siz
 	case K_NAME:
 	case K_ENDPOINT:
 		snprintf(out, len, "%.*s", TR_CFG_NAME_LEN - 1, (const char *)field);
+		break;
+	case K_PATH:
+		snprintf(out, len, "%.*s", TR_CFG_PATH_LEN - 1, (const char *)field);
 		break;
 	}
 }

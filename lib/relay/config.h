@@ -16,6 +16,7 @@
 #define TR_CFG_MAX_SERVED   16
 #define TR_CFG_NAME_LEN     64
 #define TR_CFG_ERR_LEN      512
+#define TR_CFG_PATH_LEN     256
 
 struct tr_config {
 	/* [relay] */
@@ -94,6 +95,10 @@ struct tr_config {
 	uint32_t server_rs_burst;              /* rs_burst = 20 */
 	uint32_t server_fwd_rate;              /* fwd_rate = 100: forwards per second per destination IPv4 */
 	uint32_t server_fwd_burst;             /* fwd_burst = 200 */
+
+	/* [state] (peer table across restarts, D96; docs/configuration.md) */
+	char state_file[TR_CFG_PATH_LEN];      /* file = "" (off) | /var/lib/terelay/state */
+	uint32_t state_interval_s;             /* interval = 60: periodic snapshot (0 = at exit only) */
 };
 
 /* Defaults only (no required keys set). */

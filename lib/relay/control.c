@@ -329,6 +329,31 @@ static struct tr_pend *start_verify(struct tr_control *c, struct tr_peer_ref ref
 	return s;
 }
 
+/* State file (D96): a verification that was running when the relay stopped
+ * goes on where it was — its bubble count, its window, its nonce (the
+ * secret and the clock are the earlier run's) — with the next bubble once
+ * the interval since the last one is over, so a client's answer to a
+ * bubble sent before the restart still proves its mapping. */
+bool tr_control_resume_verify(struct tr_control *c, struct tr_peer_ref ref, uint64_t started_ms)
+{
+	struct tr_peer *p = tr_peer_at(c->r->peers, ref);
+	const uint8_t *key = tr_peer_key(c->r->peers, ref);
+	uint32_t i = tr_pend_alloc(&c->pend, ref);
+
+	if (i == TR_PEND_NONE || key == NULL)
+		return false;
+	struct tr_pend *s = &c->pend.slot[i];
+	const uint32_t ival = c->r->cfg.bubble_interval_ms;
+	int32_t since = tr_ms_since(now32(c), p->last_tx);
+
+	p->pend = i;
+	s->reverify = false;
+	s->first_bubble_ms = started_ms;
+	s->nonce_sent = trailer_nonce(c, key, started_ms / ((uint64_t)c->r->cfg.nonce_epoch_s * 1000));
+	tr_pend_arm(&c->pend, i, c->now + (since >= (int32_t)ival ? 0 : (uint64_t)(ival - (uint32_t)since)));
+	return true;
+}
+
 /* Room for one more peer in the shard of key: evict the stalest trusted
  * peer among a few sampled (pending ones have their own budget and die on
  * their own in 8 s). */

@@ -75,4 +75,8 @@ void tr_neigh_tick(struct tr_control *c);
 uint64_t tr_nh4_resolve(struct tr_control *c, uint32_t ip);
 void tr_nh4_learn(struct tr_control *c, uint32_t ip, const uint8_t mac[6]);
 
+/* control.c, for state.c: resume the verification of a restored pending
+ * peer (its bubbles and last_tx already set) started at started_ms. */
+bool tr_control_resume_verify(struct tr_control *c, struct tr_peer_ref ref, uint64_t started_ms);
+
 #endif /* TERELAY_CONTROL_PRIV_H */

@@ -55,6 +55,11 @@
 	C(srv_fwd_teredo,   "packets the server role forwarded over UDP from its primary address") \
 	C(srv_fwd_native,   "client echo requests the server role sent to native IPv6") \
 	C(srv_echo_replies, "echo replies from the server's link-local address") \
+	C(state_restored,   "peers loaded from the state file still valid: trusted at once") \
+	C(state_lapsed,     "peers loaded from the state file past validity: re-verified before data") \
+	C(state_resumed,    "verifications in progress at the last snapshot, resumed after a restart") \
+	C(state_writes,     "state file snapshots written") \
+	C(state_write_errors, "state file snapshots that could not be written") \
 	C(polls_busy,       "polls that received packets") \
 	C(polls_idle,       "polls that received nothing") \
 	C(cycles_busy,      "TSC cycles spent in busy polls") \

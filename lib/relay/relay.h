@@ -71,6 +71,7 @@ struct tr_lcore {
 } __rte_cache_aligned;
 
 struct tr_control;
+struct tr_state;
 
 struct tr_relay {
 	struct tr_config cfg;
@@ -106,6 +107,8 @@ struct tr_relay {
 	unsigned worker_lcore[RTE_MAX_LCORE];
 	struct tr_lcore lc[RTE_MAX_LCORE];
 	struct tr_control *ctrl;
+	struct tr_state *state;                 /* [state] file: state.c, NULL when off */
+	uint64_t wall_base_ms;                  /* wall clock at the clock's base (replay: first frame) */
 	volatile bool stop;
 };
 

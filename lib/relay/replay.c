@@ -43,7 +43,7 @@ static uint64_t packet_ms(struct replay *rp, const struct rte_mbuf *m)
 		rp->t0_us = us;
 		rp->have_t0 = true;
 	}
-	uint64_t ms = us >= rp->t0_us ? 1000000 + (us - rp->t0_us) / 1000 : rp->last_ms;
+	uint64_t ms = us >= rp->t0_us ? rp->r->clock.base_ms + (us - rp->t0_us) / 1000 : rp->last_ms;
 	return ms > rp->last_ms ? ms : rp->last_ms;
 }
 
@@ -67,10 +67,11 @@ static unsigned rss_worker(const struct rte_mbuf *m, unsigned n)
 }
 
 /* Capture time (us since the epoch) of relay time ms: the first input
- * frame is the time base (relay clock 1000000 ms). */
+ * frame is the time base (relay clock base_ms: 1000000 ms, or the state
+ * file's clock continued, D96). */
 static uint64_t capture_us(const struct replay *rp, uint64_t ms)
 {
-	return rp->t0_us + (ms - 1000000) * 1000;
+	return rp->t0_us + (ms - rp->r->clock.base_ms) * 1000;
 }
 
 /* A packet's own capture time, us (the group's output stamp): never before
@@ -210,7 +211,7 @@ int tr_replay_run(struct tr_relay *r, uint16_t port, const char *out_path)
 	memset(&rp, 0, sizeof(rp));
 	rp.r = r;
 	rp.port = port;
-	rp.last_ms = 1000000;
+	rp.last_ms = r->clock.base_ms;
 	rp.dead = pcap_open_dead(DLT_EN10MB, (int)sizeof(rp.frame));
 	rp.out = rp.dead != NULL ? pcap_dump_open(rp.dead, out_path) : NULL;
 	if (rp.out == NULL) {
@@ -250,4 +251,20 @@ int tr_replay_run(struct tr_relay *r, uint16_t port, const char *out_path)
 	pcap_dump_close(rp.out);
 	pcap_close(rp.dead);
 	return 0;
+}
+
+uint64_t tr_replay_first_ms(const char *path)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(path, err);
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	uint64_t ms = 0;
+
+	if (p == NULL)
+		return 0;
+	if (pcap_next_ex(p, &h, &d) == 1)
+		ms = (uint64_t)h->ts.tv_sec * 1000 + (uint64_t)h->ts.tv_usec / 1000;
+	pcap_close(p);
+	return ms;
 }

@@ -18,4 +18,8 @@
  * only receives. Returns 0, -1 on error (message printed). */
 int tr_replay_run(struct tr_relay *r, uint16_t port, const char *out_path);
 
+/* The capture time of path's first frame, ms since the epoch (the replay's
+ * "now" at start, for the state file); 0 when it has none. */
+uint64_t tr_replay_first_ms(const char *path);
+
 #endif /* TERELAY_REPLAY_H */

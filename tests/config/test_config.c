@@ -446,6 +446,8 @@ static const struct bad bad_values[] = {
 	{ "server", "rs_burst", "10000001", "must be between 1 and 10000000" },
 	{ "server", "fwd_rate", "0", "must be between 1 and 10000000" },
 	{ "server", "fwd_burst", "x", "must be a decimal integer between 1 and 10000000" },
+	{ "state", "file", "var/lib/terelay/state", "must be an absolute path" },
+	{ "state", "interval", "86401", "must be between 0 and 86400" },
 };
 
 /* Builds "[relay] ipv4/ipv6 + [sec] + key = val" and returns the key's line. */
@@ -506,7 +508,7 @@ test_bad_values(void **state)
 	}
 	free(dump);
 	assert_int_equal(covered, total);
-	assert_int_equal(total, 51);
+	assert_int_equal(total, 53);
 }
 
 static void
