@@ -29,9 +29,13 @@
 #include "state.h"
 #include "statefile.h"
 
-/* Table positions (or negative-cache slots) per control poll: ~4096 x a
- * few ns, far below a poll's packet work (measured: docs/deploy.md). */
-#define TR_STATE_STEP 4096u
+/* A snapshot step ends after this much time (checked every
+ * TR_STATE_CHECK positions): reading one entry's key costs a hash lookup
+ * (rte_hash_get_key_with_position verifies the position), up to 500 ns on
+ * a 1M table with 4 KB pages, so a count of positions would not bound the
+ * pause (measured: docs/deploy.md "Restarts"). */
+#define TR_STATE_STEP_US 50u
+#define TR_STATE_CHECK 32u
 
 enum snap_phase { SNAP_IDLE, SNAP_PEERS, SNAP_NEG, SNAP_WRITING };
 
@@ -51,6 +55,8 @@ struct tr_state {
 	bool done;                   /* the thread's, release store */
 	bool last_failed;            /* log a failure once, not every interval */
 	uint64_t longest_step_cyc;   /* longest control pause of a snapshot step */
+	uint64_t steps, step_cyc;    /* all steps: count and time, for the mean */
+	uint64_t write_cyc;          /* the last write's duration (thread or exit) */
 };
 
 static struct tr_state *state_of(struct tr_relay *r)
@@ -80,9 +86,37 @@ static uint64_t widen(uint64_t now, uint32_t v)
 
 struct restore {
 	struct tr_relay *r;
+	const struct tr_state_hdr *h;   /* filled by the parser before any record */
+	uint64_t wall_ms;
+	bool begun;
 	uint64_t now;
 	uint32_t trusted, lapsed, resumed, expired, full, neg;
 };
+
+static uint64_t restore_gap(const struct restore *rs)
+{
+	return rs->wall_ms > rs->h->written_wall_ms ? rs->wall_ms - rs->h->written_wall_ms : 0;
+}
+
+/* Once the whole file is known good, before its first record: the clock
+ * goes on from the snapshot's by the wall time between, so peer times, the
+ * negative cache and nonce epochs keep their meaning (a clock set back
+ * counts as no time passed); the old bubble secret comes back unless the
+ * operator pins one, so bubbles sent before the restart are still
+ * answered. */
+static void restore_begin(struct restore *rs)
+{
+	struct tr_relay *r = rs->r;
+	const struct tr_state_hdr *h = rs->h;
+
+	if (rs->begun)
+		return;
+	rs->begun = true;
+	tr_clock_rebase(&r->clock, h->written_clock_ms + restore_gap(rs));
+	rs->now = r->ctrl->now = tr_clock_ms(&r->clock);
+	if (!r->cfg.bubble_secret_set)
+		memcpy(r->ctrl->bubble_key, h->secret, sizeof(h->secret));
+}
 
 static void on_peer(void *arg, const struct tr_state_peer *sp)
 {
@@ -92,6 +126,8 @@ static void on_peer(void *arg, const struct tr_state_peer *sp)
 	const struct tr_config *cfg = &r->cfg;
 	const uint64_t idle = (uint64_t)cfg->idle_timeout_s * 1000;
 	const bool pending = sp->state != TR_STATE_TRUSTED;
+
+	restore_begin(rs);
 
 	/* What a live relay would be done with by now: an idle trusted peer
 	 * expired (control.c sweep), a verification given up (§5.4.1). */
@@ -150,6 +186,8 @@ static void on_neg(void *arg, const struct tr_state_neg *n)
 {
 	struct restore *rs = arg;
 
+	restore_begin(rs);
+
 	if (n->until_ms > rs->now) {     /* the 300 s window still runs (§5.2.6) */
 		tr_negcache_add(&rs->r->ctrl->neg, n->addr, n->until_ms);
 		rs->neg++;
@@ -190,12 +228,15 @@ int tr_state_restore(struct tr_relay *r, uint64_t wall_ms)
 		fprintf(stderr, "terelay: state: out of memory\n");
 		return -1;
 	}
-	/* Validate first (no callbacks), so that the clock is continued
-	 * before any time is compared, then load. */
+	uint64_t t0 = rte_rdtsc();
+
+	rs.h = &h;
+	rs.wall_ms = wall_ms;
 	enum tr_state_err e = tr_state_load(path, max_file_bytes(&r->cfg), r->cfg.ipv4, r->cfg.port,
-					    &h, NULL, NULL, NULL);
+					    &h, on_peer, on_neg, &rs);
 	if (e == TR_STATE_MISSING) {
 		printf("terelay: state: %s: no snapshot yet, starting empty\n", path);
+		fflush(stdout);
 		return 0;
 	}
 	if (e != TR_STATE_OK) {
@@ -212,28 +253,15 @@ int tr_state_restore(struct tr_relay *r, uint64_t wall_ms)
 			fprintf(stderr, "terelay: state: %s: %s; starting empty\n", path, why);
 		return 0;
 	}
-	/* The clock goes on from the snapshot's by the wall time between, so
-	 * peer times, the negative cache and nonce epochs keep their meaning
-	 * (a clock set back counts as no time passed). */
-	uint64_t gap = wall_ms > h.written_wall_ms ? wall_ms - h.written_wall_ms : 0;
+	restore_begin(&rs);             /* a file without records */
+	uint64_t gap = restore_gap(&rs);
 
-	tr_clock_rebase(&r->clock, h.written_clock_ms + gap);
-	rs.now = r->ctrl->now = tr_clock_ms(&r->clock);
-	/* A pinned secret is the operator's choice; otherwise the old one, so
-	 * that bubbles sent before the restart are still answered. */
-	if (!r->cfg.bubble_secret_set)
-		memcpy(r->ctrl->bubble_key, h.secret, sizeof(h.secret));
-	e = tr_state_load(path, max_file_bytes(&r->cfg), r->cfg.ipv4, r->cfg.port, &h, on_peer,
-			  on_neg, &rs);
-	if (e != TR_STATE_OK) {        /* changed between the two reads */
-		fprintf(stderr, "terelay: state: %s: %s on the second read; starting empty\n", path,
-			tr_state_strerror(e));
-		return 0;
-	}
 	printf("terelay: state: %s: %u peers trusted, %u to re-verify (validity lapsed), "
-	       "%u verifications resumed, %u negative entries; snapshot %" PRIu64 " ms old; "
-	       "%u expired and %u beyond the table's capacity not loaded\n",
-	       path, rs.trusted, rs.lapsed, rs.resumed, rs.neg, gap, rs.expired, rs.full);
+	       "%u verifications resumed, %u negative entries, in %" PRIu64 " ms; snapshot %"
+	       PRIu64 " ms old; %u expired and %u beyond the table's capacity not loaded\n",
+	       path, rs.trusted, rs.lapsed, rs.resumed, rs.neg,
+	       (rte_rdtsc() - t0) * 1000 / rte_get_tsc_hz(), gap, rs.expired, rs.full);
+	fflush(stdout);
 	return 0;
 }
 
@@ -272,15 +300,23 @@ static void snap_begin(struct tr_state *s)
 	s->n_peers = s->n_neg = 0;
 	s->shard = s->pos = s->neg_i = 0;
 	s->phase = SNAP_PEERS;
+	/* Room for the table as it is now and some growth, in one go: a
+	 * doubling realloc in the middle of a walk would copy tens of MB in
+	 * one step (measured: an 8 ms pause at 1M peers). Failure is fine
+	 * here; the walk grows what it needs. */
+	(void)grow((void **)&s->peers, &s->cap_peers, r->peers->count + r->peers->count / 8 + 1024,
+		   sizeof(*s->peers));
 }
 
-/* Up to budget positions of the walk; false when out of memory. */
-static bool snap_step(struct tr_state *s, uint32_t budget)
+/* The walk until it is done or the TSC passes until (0: no limit); false
+ * when out of memory. */
+static bool snap_step(struct tr_state *s, uint64_t until)
 {
 	struct tr_relay *r = s->r;
 	struct tr_peer_table *t = r->peers;
 	struct tr_control *c = r->ctrl;
 	uint64_t now = tr_clock_ms(&r->clock);
+	uint32_t budget = TR_STATE_CHECK;
 
 	while (budget > 0 && s->phase == SNAP_PEERS) {
 		if (s->shard == t->n_shards) {
@@ -289,11 +325,15 @@ static bool snap_step(struct tr_state *s, uint32_t budget)
 		}
 		struct tr_peer_shard *sh = &t->shard[s->shard];
 
-		for (; s->pos < sh->capacity && budget > 0; s->pos++, budget--) {
+		for (; s->pos < sh->capacity && budget > 0; s->pos++) {
+			if (until != 0 && --budget == 0) {
+				if (rte_rdtsc() >= until)
+					break;
+				budget = TR_STATE_CHECK;
+			}
 			struct tr_peer_ref ref = { .shard = s->shard, .pos = (int32_t)s->pos };
 			struct tr_peer *p = &sh->peers[s->pos];
 			uint64_t mp = tr_peer_load_mapping(p);
-
 			enum tr_peer_state st = tr_map_state(mp);
 
 			if (st == TR_PEER_FREE)
@@ -323,7 +363,12 @@ static bool snap_step(struct tr_state *s, uint32_t budget)
 	/* Negative cache, oldest record first, so a reload keeps its order. */
 	struct tr_negcache *n = &c->neg;
 
-	for (; s->phase == SNAP_NEG && budget > 0 && s->neg_i < n->cap; s->neg_i++, budget--) {
+	for (; s->phase == SNAP_NEG && budget > 0 && s->neg_i < n->cap; s->neg_i++) {
+		if (until != 0 && --budget == 0) {
+			if (rte_rdtsc() >= until)
+				break;
+			budget = TR_STATE_CHECK;
+		}
 		uint32_t slot = (n->next + s->neg_i) % n->cap;
 
 		if (n->until_ms[slot] <= now)
@@ -340,6 +385,7 @@ static bool snap_step(struct tr_state *s, uint32_t budget)
 
 static int write_file(struct tr_state *s)
 {
+	uint64_t t0 = rte_rdtsc();
 	struct tr_state_writer w;
 	int rc = tr_state_write_begin(&w, s->r->cfg.state_file, &s->hdr);
 
@@ -350,6 +396,7 @@ static int write_file(struct tr_state *s)
 	if (rc == 0)
 		rc = tr_state_write_commit(&w);
 	tr_state_write_abort(&w);
+	s->write_cyc = rte_rdtsc() - t0;
 	return rc;
 }
 
@@ -369,10 +416,14 @@ static void report(struct tr_state *s, int rc, bool at_exit)
 	if (rc == 0) {
 		TR_INC(&lc->cnt, state_writes);
 		if (at_exit || s->last_failed)
-			printf("terelay: state: wrote %zu peers and %zu negative entries to %s "
-			       "(longest control pause of a periodic snapshot: %" PRIu64 " us)\n",
+			printf("terelay: state: wrote %zu peers and %zu negative entries to %s in %"
+			       PRIu64 " ms (periodic snapshot steps: %" PRIu64 ", mean %" PRIu64
+			       " us, longest %" PRIu64 " us)\n",
 			       s->n_peers, s->n_neg, s->r->cfg.state_file,
+			       s->write_cyc * 1000 / rte_get_tsc_hz(), s->steps,
+			       s->steps ? s->step_cyc * 1000000 / rte_get_tsc_hz() / s->steps : 0,
 			       s->longest_step_cyc * 1000000 / rte_get_tsc_hz());
+		fflush(stdout);
 		s->last_failed = false;
 		return;
 	}
@@ -409,7 +460,7 @@ void tr_state_poll(struct tr_relay *r)
 		break;
 	case SNAP_PEERS:
 	case SNAP_NEG:
-		if (!snap_step(s, TR_STATE_STEP)) {
+		if (!snap_step(s, t0 + rte_get_tsc_hz() / 1000000 * TR_STATE_STEP_US)) {
 			s->phase = SNAP_IDLE;
 			report(s, -ENOMEM, false);
 			return;
@@ -436,6 +487,9 @@ void tr_state_poll(struct tr_relay *r)
 
 	if (dt > s->longest_step_cyc)
 		s->longest_step_cyc = dt;
+	s->steps++;
+	s->step_cyc += dt;
+
 }
 
 int tr_state_save(struct tr_relay *r)
@@ -455,7 +509,7 @@ int tr_state_save(struct tr_relay *r)
 		join_writer(s);
 	/* Workers are stopped: one walk of the whole table is exact. */
 	snap_begin(s);
-	if (!snap_step(s, UINT32_MAX)) {
+	if (!snap_step(s, 0)) {
 		report(s, -ENOMEM, true);
 		return -1;
 	}

@@ -106,7 +106,8 @@ typedef void (*tr_state_neg_cb)(void *arg, const struct tr_state_neg *n);
  * checksum, then the relay identity (expect_ip/expect_port, else
  * TR_STATE_FOREIGN) — and only then calls the callbacks, in file order:
  * never a partial load. Callbacks may be NULL. hdr_out (may be NULL) is
- * filled on TR_STATE_OK and TR_STATE_FOREIGN (to log whose file it is). */
+ * filled on TR_STATE_OK and TR_STATE_FOREIGN (to log whose file it is),
+ * before the first callback (so a loader can set up from it first). */
 enum tr_state_err tr_state_parse(const uint8_t *buf, size_t len, uint32_t expect_ip,
 				 uint16_t expect_port, struct tr_state_hdr *hdr_out,
 				 tr_state_peer_cb on_peer, tr_state_neg_cb on_neg, void *arg);

@@ -15,6 +15,10 @@ terelay fault tests (issue 7, item 4), terelay in normal mode (not replay):
               no crash, forwarding resumes, exit 0 on SIGTERM
   restart     same setup: stop and start terelay; traffic flows again after
               re-verification (a new indirect bubble, then encapsulation)
+  restart_state  same, with [state] file: SIGTERM writes the table, the restarted
+              relay loads A as trusted: no bubble, encapsulation at once
+  sigkill_state  same, SIGKILL after a periodic snapshot ([state] interval 1 s):
+              the restart falls back to that snapshot, A trusted, no bubble
 
 Run as root: fault.py --terelay PATH --case NAME
 """
@@ -77,10 +81,10 @@ summary_interval = 0
 """
 
 
-def write_config(work, port="0", gw="02:00:00:00:00:04", accept="true", ring=4096):
+def write_config(work, port="0", gw="02:00:00:00:00:04", accept="true", ring=4096, extra=""):
     p = os.path.join(work, "relay.ini")
     with open(p, "w") as f:
-        f.write(CONFIG.format(port=port, gw=gw, accept=accept, ring=ring))
+        f.write(CONFIG.format(port=port, gw=gw, accept=accept, ring=ring) + extra)
     return p
 
 
@@ -388,7 +392,8 @@ def ns_cases(exe, work, which):
         sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % i)
         sh("ip", "link", "set", i, "up")
     relay_mac, peer_mac = mac_of(IF_R), mac_of(IF_P)
-    conf = write_config(work, gw=peer_mac, accept="false")
+    extra = "\n[state]\nfile = %s\ninterval = 1\n" % os.path.join(work, "state") if "state" in which else ""
+    conf = write_config(work, gw=peer_mac, accept="false", extra=extra)
     vdev = "net_af_packet0,iface=%s,qpairs=2" % IF_R     # one rx per worker, one tx per lcore
     tr = Traffic(relay_mac)
     r = Relay(exe, work, "ns1", vdev, conf)
@@ -416,7 +421,7 @@ def ns_cases(exe, work, which):
             print("   linkflap: %d frames to A before, %d in the 2.5 s after link up; exit 0; "
                   "rx %d, nic rx_missed %d, tx_errors %d" % (before, after, st["rx_packets"],
                                                            st["nic_rx_missed"], st["nic_tx_errors"]))
-        else:
+        elif which == "restart":
             b1 = bubbles_to_s(tr.seen())
             check(b1 >= 1, "no indirect bubble in the first run")
             r.sigterm()
@@ -437,6 +442,8 @@ def ns_cases(exe, work, which):
             final_checks(r)
             print("   restart: first run %d frames to A; restarted relay re-verified A (%d bubble(s) "
                   "to %s) and forwarded %d frames" % (before, b2, S, after))
+        else:
+            r = restart_with_state(exe, work, vdev, conf, r, tr, which, before)
     finally:
         tr.finish()
         r.cleanup()
@@ -444,8 +451,57 @@ def ns_cases(exe, work, which):
     del t0
 
 
+def restart_with_state(exe, work, vdev, conf, r, tr, which, before):
+    """restart_state: SIGTERM (the final snapshot) and start again; sigkill_state: SIGKILL
+    after a periodic snapshot (interval 1 s) and start again. Either way A is trusted again
+    without a bubble: the first frame after the restart is encapsulated to A, no bubble goes
+    to S, state_restored = 1. Returns the relay to clean up."""
+    state = os.path.join(work, "state")
+    check(bubbles_to_s(tr.seen()) >= 1, "no indirect bubble in the first run")
+    if which == "restart_state":
+        t_kill = time.time()
+        r.sigterm()
+        final_checks(r)
+        out = r.output()
+        check(re.search(r"terelay: state: wrote 1 peers and 0 negative entries to " + re.escape(state), out),
+              "no 'wrote 1 peers' line at exit:\n" + out[-2000:])
+    else:
+        time.sleep(1.5)       # at least one periodic snapshot with A trusted
+        st = r.tel("/terelay/stats")
+        check(st["state_writes"] >= 1, "no periodic snapshot in 3.5 s (state_writes %d)" % st["state_writes"])
+        t_kill = time.time()
+        r.proc.kill()
+        r.proc.wait()
+    check(os.path.exists(state), "no state file")
+    r.cleanup()
+    r = Relay(exe, work, "ns2" + which, vdev, conf)
+    r.wait_ready()
+    t_up = time.time()
+    out = r.output()
+    check(re.search(r"terelay: state: .*: 1 peers trusted, 0 to re-verify", out),
+          "the restarted relay did not load A as trusted:\n" + out[-2000:])
+    tr.send_for(3.0)
+    seen = tr.seen()
+    b2 = bubbles_to_s(seen, after=t_up)
+    after = encap_to_a(seen, after=t_up)
+    check(b2 == 0, "the restarted relay sent %d indirect bubble(s): A was re-verified" % b2)
+    check(after > 20, "no forwarding after the restart (%d frames to A)" % after)
+    st = r.tel("/terelay/stats")
+    check(st["state_restored"] == 1 and st["bubbles_sent"] == 0 and st["peers_created"] == 0,
+          "restarted relay: state_restored %d, bubbles_sent %d, peers_created %d; expected 1, 0, 0"
+          % (st["state_restored"], st["bubbles_sent"], st["peers_created"]))
+    first = min((p.time for p in seen if p.time >= t_up and encap_to_a([p]) == 1), default=None)
+    r.sigterm()
+    final_checks(r)
+    print("   %s: first run %d frames to A; stop -> ready %.2f s; restarted relay trusted A from the "
+          "state file, no bubble, %d frames to A in 3 s, the first %.3f s after it was ready"
+          % (which, before, t_up - t_kill, after, first - t_up))
+    return r
+
+
+
 CASES = {"ring_full": case_ring_full, "sigterm": case_sigterm, "stall": case_stall,
-         "linkflap": None, "restart": None}
+         "linkflap": None, "restart": None, "restart_state": None, "sigkill_state": None}
 
 
 def main():
