@@ -34,6 +34,7 @@ class FakeTerelay:
         self.link = 'UP'
         self.hang = False
         self.lock = threading.Lock()
+        self.conns = []
         self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.srv.bind(path)
         self.srv.listen(16)
@@ -63,6 +64,7 @@ class FakeTerelay:
                 c, _ = self.srv.accept()
             except OSError:
                 return
+            self.conns.append(c)
             threading.Thread(target=self.client, args=(c,), daemon=True).start()
 
     def client(self, c):
@@ -81,7 +83,14 @@ class FakeTerelay:
             c.close()
 
     def close(self):
+        """As the process going away would: the listening socket and every open
+        connection (a checker holding one must not be answered any more)."""
         self.srv.close()
+        for c in self.conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         os.unlink(self.path)
 
 
