@@ -8,7 +8,11 @@ a native IPv6 host, an attacker on the IPv4 Internet, and terelay (or Miredo,
 (called, not edited) plus this script's own additions (symmetric NAT rules,
 the attacker namespace, terelay's [peers] validity / [bubbles] nonce_epoch).
 
-    symnat.py [--relay terelay|miredo] [--terelay PATH] [--keep]
+    symnat.py [--relay terelay|miredo] [--server miredo|terelay] [--terelay PATH] [--keep]
+
+--server terelay: terelay's [server] role (198.18.0.40/.41, in the relay's
+process) qualifies the emulators, second solicitation to the secondary address
+included, and no miredo-server runs (asserted).
 
 terelay: every case is asserted. Miredo: the symmetric-NAT check and the
 Miredo-style reply (ping, transfer) are asserted; the RFC 6081 style and the
@@ -35,8 +39,9 @@ TESTBED = os.path.join(HERE, '..', 'interop', 'testbed.sh')
 EMU = os.path.join(HERE, 'teredo_client.py')
 PY = '/usr/bin/python3'
 SRV1, SRV2, RLY = '198.18.0.10', '198.18.0.11', '198.18.0.20'
+TSRV1, TSRV2 = '198.18.0.40', '198.18.0.41'    # terelay's [server] role (--server terelay)
 NAT_WAN = {1: '198.18.0.30', 2: '198.18.0.31'}
-ATK_IP, ATK_PORT = '198.18.0.40', 40000
+ATK_IP, ATK_PORT = '198.18.0.50', 40000   # not .40/.41: terelay's server role (--server terelay)
 VALIDITY_S = 3        # terelay [peers] validity: re-verification after 3 s without a packet
 EPOCH_S = 4           # terelay [bubbles] nonce_epoch: current + previous epoch accepted
 REPLY_DELAY = 1.0     # emulators answer a bubble after 1 s: the window an attacker races
@@ -113,9 +118,9 @@ class Proc:
 
 
 class Bed:
-    def __init__(self, relay, terelay, tb_dir, prefix):
-        self.relay, self.dir, self.prefix = relay, tb_dir, prefix
-        self.env = dict(os.environ, RELAY=relay, TB_DIR=tb_dir, NS_PREFIX=prefix,
+    def __init__(self, relay, terelay, tb_dir, prefix, server='miredo'):
+        self.relay, self.dir, self.prefix, self.server = relay, tb_dir, prefix, server
+        self.env = dict(os.environ, RELAY=relay, TB_DIR=tb_dir, NS_PREFIX=prefix, SERVER=server,
                         TERELAY=terelay or '', FILE_PREFIX=prefix + 'terelay')
         self.procs = []
         self.sock = f'/var/run/dpdk/{prefix}terelay/dpdk_telemetry.v2'
@@ -545,6 +550,12 @@ class Suite:
         b.tb('start-server')
         if self.terelay:
             log(f'terelay up after {b.start_terelay(self.terelay_bin):.1f} s')
+        if b.server == 'terelay':
+            # The server role is terelay's own: no miredo-server anywhere in this run.
+            pids = subprocess.run(['ip', 'netns', 'pids', b.ns('srv')], capture_output=True,
+                                  text=True).stdout.split()
+            comms = [open(f'/proc/{p}/comm').read().strip() for p in pids if os.path.exists(f'/proc/{p}')]
+            check('miredo-server' not in comms, f'miredo-server runs in {b.ns("srv")}: {comms}')
         else:
             b.tb('start-relay')
         time.sleep(0.5)
@@ -586,6 +597,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--relay', choices=('terelay', 'miredo'), default='terelay')
     ap.add_argument('--terelay', help='terelay binary (required with --relay terelay)')
+    ap.add_argument('--server', choices=('miredo', 'terelay'), default='miredo',
+                    help="the Teredo server: miredo-server, or terelay's [server] role in the relay's "
+                         'process (198.18.0.40/.41, no miredo-server; needs --relay terelay)')
     ap.add_argument('--keep', action='store_true', help='keep the state directory (logs, captures)')
     a = ap.parse_args()
     if os.geteuid() != 0:
@@ -594,10 +608,17 @@ def main():
     if a.relay == 'terelay' and not (a.terelay and os.access(a.terelay, os.X_OK)):
         print(f'symnat: terelay binary not found: {a.terelay}', file=sys.stderr)
         return 1
+    if a.server == 'terelay' and a.relay != 'terelay':
+        print('symnat: --server terelay needs --relay terelay (the server role lives in its process)',
+              file=sys.stderr)
+        return 1
+    global SRV1, SRV2
+    if a.server == 'terelay':
+        SRV1, SRV2 = TSRV1, TSRV2
     t0 = time.time()
     tb_dir = tempfile.mkdtemp(prefix=f'symnat-{a.relay}-')
     bed = Bed(a.relay, os.path.abspath(a.terelay) if a.terelay else None, tb_dir,
-              f'sn{os.getpid() % 100000}{a.relay[0]}-')
+              f'sn{os.getpid() % 100000}{a.relay[0]}{a.server[0]}-', a.server)
 
     def on_signal(sig, _):
         raise KeyboardInterrupt(f'signal {sig}')
@@ -609,7 +630,7 @@ def main():
         suite.results.append(('testbed', 'FAIL', str(e)))
     finally:
         bed.cleanup()
-    print(f'\nsymmetric NAT, relay = {a.relay}  ({time.time() - t0:.0f} s; state in {tb_dir})')
+    print(f'\nsymmetric NAT, relay = {a.relay}, server = {a.server}  ({time.time() - t0:.0f} s; state in {tb_dir})')
     w = max(len(r[0]) for r in suite.results) if suite.results else 10
     for name, verdict, detail in suite.results:
         print(f'  {name:<{w}}  {verdict:<8}  {detail}')
