@@ -209,6 +209,13 @@ static int scan_pcap(const char *path, uint64_t *n, uint32_t *maxlen)
 		fprintf(stderr, "tr_bench: %s: %s\n", path, err);
 		return -1;
 	}
+	if (pcap_datalink(p) != DLT_EN10MB) {
+		/* tcpdump -i any writes Linux cooked headers: the relay reads Ethernet. */
+		fprintf(stderr, "tr_bench: %s: link type %s, not Ethernet (record one interface, not 'any')\n",
+			path, pcap_datalink_val_to_name(pcap_datalink(p)));
+		pcap_close(p);
+		return -1;
+	}
 	*n = 0;
 	*maxlen = 0;
 	while (pcap_next_ex(p, &h, &d) == 1) {
@@ -925,7 +932,7 @@ int main(int argc, char **argv)
 	uint64_t frames;
 	uint32_t maxlen;
 	if (scan_pcap(o.pcap, &frames, &maxlen) != 0) {
-		fprintf(stderr, "tr_bench: %s: no frames\n", o.pcap);
+		fprintf(stderr, "tr_bench: %s: no Ethernet frames\n", o.pcap);
 		return 1;
 	}
 	const char *relay_source = o.relay_set ? "option" : "default";
