@@ -318,8 +318,8 @@ static int guess_relay(const char *path, struct relay_guess *best, uint64_t *cli
  *   TR_K_TEREDO with the outer source equal to the embedded mapping  prio 3
  *   TR_K_TEREDO from another outer source (a symmetric NAT)          prio 2
  *   TR_K_NATIVE: the destination, at its embedded mapping            prio 1
- * A peer seen several ways keeps the highest priority, then the first
- * frame. Client frames with an origin indication come from a server
+ * A peer seen several ways keeps the highest priority; among other outer
+ * sources, the one most of its frames came from, then the first seen. Client frames with an origin indication come from a server
  * (its address is the outer source) and teach nothing. Frames that
  * tr_classify drops never reach the peer table, so they teach nothing. */
 
@@ -347,6 +347,10 @@ static int cand_cmp(const void *a, const void *b)
 		return c;
 	if (x->prio != y->prio)
 		return x->prio > y->prio ? -1 : 1;
+	if (x->ip != y->ip)
+		return x->ip < y->ip ? -1 : 1;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
 	return x->idx < y->idx ? -1 : x->idx > y->idx ? 1 : 0;
 }
 
@@ -416,11 +420,28 @@ static int learn_peers(const struct tr_relay_id *id, const char *path, struct le
 		for (; j < n && memcmp(c[j].key, c[i].key, 16) == 0; j++)
 			if (c[j].ip != c[i].ip || c[j].port != c[i].port)
 				conflict = true;
+		/* Among other outer sources (prio 2): the one most frames came
+		 * from, then the earliest; runs of one mapping are adjacent. */
+		uint64_t best = i;
+		if (c[i].prio == 2) {
+			uint64_t best_n = 0;
+			for (uint64_t a = i; a < j && c[a].prio == 2;) {
+				uint64_t b = a + 1, first = a;
+				for (; b < j && c[b].prio == 2 && c[b].ip == c[a].ip && c[b].port == c[a].port; b++)
+					if (c[b].idx < c[first].idx)
+						first = b;
+				if (b - a > best_n || (b - a == best_n && c[first].idx < c[best].idx)) {
+					best_n = b - a;
+					best = first;
+				}
+				a = b;
+			}
+		}
 		L->conflicts += conflict;
-		L->at_embedded += c[i].prio == 3;
-		L->at_other += c[i].prio == 2;
-		L->native_only += c[i].prio == 1;
-		c[u++] = c[i];
+		L->at_embedded += c[best].prio == 3;
+		L->at_other += c[best].prio == 2;
+		L->native_only += c[best].prio == 1;
+		c[u++] = c[best];
 		i = j;
 	}
 	L->peer = c;
