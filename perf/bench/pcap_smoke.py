@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """perf-smoke-pcap: tr_bench on a capture it did not generate.
 
-Builds the 44-frame scapy capture of perf/gen/scapy_capture.py --small, runs
+Builds the 45-frame scapy capture of perf/gen/scapy_capture.py --small, runs
 tr_bench --pcap on it with no peer options (so it learns the peers and the
 relay address from the capture), and checks exactly: the relay address, the
 learned-peer counts and the outcome of every frame in the untimed pass
