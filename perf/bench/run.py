@@ -348,6 +348,18 @@ def write_pcap_markdown(L, records):
             fmt(r['cycles_per_pkt_median'], 0), fmt(r['oncpu_cycles_per_pkt_median'], 0),
             fmt(r['cpu_share_median'] and 100 * r['cpu_share_median'], 0) + '%',
             fmt(r['ratio_per_cpu_median'], 3)))
+    st = [r for r in records if r.get('stages_cycles_per_pkt')]
+    if st:
+        L.append('\nPer-stage cycles per packet (last run of each capture, --stages; scaled by the worker '
+                 'thread\'s on-CPU share; rewrite = worker_burst − classify − lookup − entry − tx):\n')
+        L.append('| capture | rx | classify | lookup | entry | rewrite+decide | tx | worker_burst | rx+worker |')
+        L.append('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+        for r in st:
+            x = r['stages_cycles_per_pkt']
+            L.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+                r['capture_name'], fmt(x['rx'], 0), fmt(x['classify'], 0), fmt(x['lookup'], 0),
+                fmt(x['entry'], 0), fmt(x['rewrite_derived'], 0), fmt(x['tx'], 0),
+                fmt(x['worker_burst'], 0), fmt(x['full_rx_plus_worker'], 0)))
     L.append('\nOutcome of every frame, one untimed pass over the capture (exact counts from the '
              'worker\'s counters; to_control is handed to the control lcore), and shares in the last '
              'timed window:\n')
