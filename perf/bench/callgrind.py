@@ -11,6 +11,7 @@ stage comes from callgrind's inclusive costs of the functions that make up
 each stage.
 
   /usr/bin/python3 perf/bench/callgrind.py [--build-dir build] [--peers 1000]
+  /usr/bin/python3 perf/bench/callgrind.py --pcap YOURS.pcap [--pcap ...]
 
 Writes perf/results/callgrind.json and callgrind.md. Deterministic, unlike
 cycles: two runs of the same build agree to a fraction of a percent, which
@@ -72,7 +73,8 @@ def exclusive_by_file(out_file):
     return by
 
 
-def measure(args, mode, cap, workdir):
+def measure(args, mode, cap, workdir, learn=False):
+    """learn: a --pcap capture, tr_bench learns its peers (its pass runs outside tr_worker_main)."""
     out = os.path.join(workdir, 'cg-%s.out' % mode)
     # One profile per thread: the worker lcore's thread is the one whose
     # profile holds tr_worker_main (collection is global across threads, so
@@ -81,7 +83,8 @@ def measure(args, mode, cap, workdir):
            '--separate-threads=yes',
            os.path.join(args.build_dir, 'perf', 'tr_bench'), '-l', '0,1', '--no-pci',
            '--no-huge', '-m', '512', '--no-shconf', '--log-level=lib.*:warning',
-           '--', '--pcap', cap, '--peers', str(args.peers), '--seed', '1', '--servers', '16',
+           '--', '--pcap', cap] + (['--peers', str(args.peers), '--seed', '1', '--servers', '16']
+                                   if not learn else []) + [
            '--duration', str(args.duration), '--warmup', '0.2', '--label', mode]
     r = sh(cmd, timeout=900)
     res = None
@@ -99,7 +102,7 @@ def measure(args, mode, cap, workdir):
             if c.get('tr_worker_main', 0) > costs.get('tr_worker_main', 0):
                 costs, worker_file = c, os.path.join(workdir, fn)
     total = costs.get('tr_worker_main', 0)
-    rec = {'mode': mode, 'peers': args.peers, 'packets': pkts,
+    rec = {'mode': mode, 'peers': res.get('peers', args.peers), 'packets': pkts,
            'instructions_per_pkt': round(total / pkts, 1), 'stages': {}}
     known = 0
     for name, fns in STAGES:
@@ -125,16 +128,26 @@ def main():
     ap.add_argument('--build-dir', default=os.path.join(REPO, 'build'))
     ap.add_argument('--peers', type=int, default=1000)
     ap.add_argument('--duration', type=float, default=2.0, help='seconds under valgrind (~50x slower)')
-    ap.add_argument('--out-dir', default=os.path.join(REPO, 'perf', 'results'))
+    ap.add_argument('--out-dir', default=None)
     ap.add_argument('--gen', default=None, help='tr_gen to use (default: the build directory\'s)')
+    ap.add_argument('--pcap', action='append', default=None, metavar='FILE',
+                    help='measure these captures instead (peers learned by tr_bench); '
+                         'default --out-dir perf/results/pcap')
     args = ap.parse_args()
+    args.out_dir = args.out_dir or os.path.join(REPO, 'perf', 'results', *(['pcap'] if args.pcap else []))
     args.gen = args.gen or os.path.join(args.build_dir, 'perf', 'tr_gen')
     for tool in ('valgrind', 'callgrind_annotate'):
         if sh(['which', tool]).returncode != 0:
             sys.exit('callgrind.py: %s not found (apt-get install valgrind)' % tool)
     recs = []
     with tempfile.TemporaryDirectory(prefix='trcg-') as wd:
-        for mode, mix in MODES.items():
+        for cap in args.pcap or []:
+            rec = measure(args, os.path.basename(cap), os.path.abspath(cap), wd, learn=True)
+            print('%s (%d peers learned): %.1f instructions/packet  %s' % (
+                rec['mode'], rec['peers'], rec['instructions_per_pkt'],
+                ' '.join('%s %.1f' % kv for kv in rec['stages'].items())), flush=True)
+            recs.append(rec)
+        for mode, mix in (MODES.items() if not args.pcap else ()):
             cap = os.path.join(wd, 'cap-%s.pcap' % mode)
             g = sh([args.gen, '--out', cap, '--clients',
                     str(args.peers), '--servers', '16', '--hosts', '256', '--packets', '16384',

@@ -11,6 +11,9 @@ peerbench.json and mpps_vs_peers.png.
 
   /usr/bin/python3 perf/bench/run.py --full      # the documented full run
   /usr/bin/python3 perf/bench/run.py --quick     # seconds: 1k peers, 1 repetition
+  /usr/bin/python3 perf/bench/run.py --pcap YOURS.pcap [--pcap OTHER.pcap]
+      # any capture (pcap or pcapng): tr_bench learns the peers and the relay
+      # address from it; results in perf/results/pcap/
 """
 import argparse
 import json
@@ -79,6 +82,49 @@ def mbuf_size(maxlen):
     return 128 + ((max(maxlen, 256) + 63) // 64) * 64
 
 
+def pcap_scan(path):
+    """(frames, largest captured frame) of a pcap or pcapng file."""
+    import struct
+    with open(path, 'rb') as f:
+        data = f.read()
+    if len(data) < 24:
+        raise ValueError('%s: not a capture' % path)
+    magic = data[:4]
+    n = maxlen = 0
+    if magic in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1', b'\xa1\xb2\xc3\xd4', b'\xa1\xb2\x3c\x4d'):
+        e = '<' if magic[0] in (0xd4, 0x4d) else '>'
+        off = 24
+        while off + 16 <= len(data):
+            caplen = struct.unpack_from(e + 'I', data, off + 8)[0]
+            n += 1
+            maxlen = max(maxlen, caplen)
+            off += 16 + caplen
+        return n, maxlen
+    if magic == b'\x0a\x0d\x0d\x0a':
+        off, e = 0, '<'
+        while off + 12 <= len(data):
+            btype = struct.unpack_from('<I', data, off)[0]
+            if btype == 0x0a0d0d0a:             # section header: byte order
+                e = '<' if data[off + 8:off + 12] == b'\x4d\x3c\x2b\x1a' else '>'
+            blen = struct.unpack_from(e + 'I', data, off + 4)[0]
+            if btype == 6:                      # enhanced packet block
+                caplen = struct.unpack_from(e + 'I', data, off + 20)[0]
+            elif btype == 3:                    # simple packet block (no snap length seen)
+                caplen = struct.unpack_from(e + 'I', data, off + 8)[0]
+            elif btype == 2:                    # obsolete packet block
+                caplen = struct.unpack_from(e + 'I', data, off + 20)[0]
+            else:
+                caplen = None
+            if caplen is not None:
+                n += 1
+                maxlen = max(maxlen, caplen)
+            if blen < 12:
+                break
+            off += blen
+        return n, maxlen
+    raise ValueError('%s: neither pcap nor pcapng' % path)
+
+
 def run_testpmd(args, eal_mem, cap, frames, maxlen):
     """io forwarding on net_pcap infinite_rx (drop tx); returns dict or None."""
     cmd = ['dpdk-testpmd', '-l', '0,1', '--no-pci', '--log-level=lib.*:warning'] + eal_mem + [
@@ -129,9 +175,14 @@ def run_testpmd(args, eal_mem, cap, frames, maxlen):
 
 
 def run_bench(args, eal_mem, cap, peers, label, stages=False):
+    """peers None: tr_bench learns the peers (and the relay) from the capture."""
+    peer_args = (['--peers', str(peers), '--seed', str(SEED), '--servers', str(SERVERS)]
+                 if peers is not None else
+                 (['--relay', args.relay] if args.relay else []) +
+                 (['--relay6', args.relay6] if args.relay6 else []))
     cmd = [os.path.join(args.build_dir, 'perf', 'tr_bench'), '-l', '0,1', '--no-pci',
            '--log-level=lib.*:warning', '--log-level=user1:warning'] + eal_mem + [
-        '--', '--pcap', cap, '--peers', str(peers), '--seed', str(SEED), '--servers', str(SERVERS),
+        '--', '--pcap', cap] + peer_args + [
         '--duration', str(args.duration), '--warmup', str(args.warmup), '--label', label]
     if stages:
         cmd += ['--stages', '--stage-seconds', str(args.stage_seconds)]
@@ -217,10 +268,20 @@ def write_markdown(path, records, peerb, meta):
              % (meta['machine']['nproc'], meta['machine']['cpu_model'], meta['machine']['dpdk'],
                 meta['machine']['kernel'], 'yes' if meta['hugepages'] else 'no (--no-huge)',
                 ' '.join(meta['machine']['loadavg_at_end'])))
-    L.append('Capture: %d frames per configuration, IPv6 packets of %s bytes; %d repetitions, '
-             '%.1f s each after %.1f s warm-up; medians.\n'
-             % (meta['packets'], 'IMIX' if meta['imix'] else meta['size'], meta['reps'],
-                meta['duration'], meta['warmup']))
+    if meta.get('pcap'):
+        L.append('Captures given with --pcap (peers and relay address learned from each); %d '
+                 'repetitions, %.1f s each after %.1f s warm-up; medians.\n'
+                 % (meta['reps'], meta['duration'], meta['warmup']))
+    else:
+        L.append('Capture: %d frames per configuration, IPv6 packets of %s bytes; %d repetitions, '
+                 '%.1f s each after %.1f s warm-up; medians.\n'
+                 % (meta['packets'], 'IMIX' if meta['imix'] else meta['size'], meta['reps'],
+                    meta['duration'], meta['warmup']))
+    if meta.get('pcap'):
+        write_pcap_markdown(L, records)
+        with open(path, 'w') as f:
+            f.write('\n'.join(L) + '\n')
+        return
     L.append('| mode | peers | dist | terelay Mpps | testpmd Mpps | ratio | ns/pkt | cycles/pkt | '
              'on-CPU cycles/pkt | worker on-CPU | terelay Mpps/CPU | testpmd Mpps/CPU | ratio/CPU |')
     L.append('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
@@ -263,6 +324,62 @@ def write_markdown(path, records, peerb, meta):
         f.write('\n'.join(L) + '\n')
 
 
+def outcome_shares(o, rx):
+    """{'fwd_teredo': share, ..., 'drop:reason': share} of a tr_bench outcome object."""
+    if not o or not rx:
+        return None
+    d = {k: o.get(k, 0) / rx for k in ('fwd_teredo', 'fwd_native', 'consumed', 'to_control')}
+    d.update({'drop:' + k: v / rx for k, v in sorted(o.get('drops', {}).items())})
+    return d
+
+
+def write_pcap_markdown(L, records):
+    L.append('| capture | frames | relay | peers learned (embedded / other mapping / native only) | '
+             'terelay Mpps | testpmd Mpps | ratio | ns/pkt | cycles/pkt | on-CPU cycles/pkt | '
+             'worker on-CPU | ratio/CPU |')
+    L.append('|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+    for r in records:
+        ln = r.get('learned') or {}
+        L.append('| %s | %d | %s (%s) | %s (%s / %s / %s) | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+            r['capture_name'], r['frames'], r.get('relay'), r.get('relay_source'),
+            ln.get('peers', '—'), ln.get('at_embedded', '—'), ln.get('at_other_mapping', '—'),
+            ln.get('native_only', '—'), fmt(r['mpps_median']), fmt(r['baseline_mpps_median']),
+            fmt(r['ratio_median'], 3), fmt(r['ns_per_pkt_median'], 1),
+            fmt(r['cycles_per_pkt_median'], 0), fmt(r['oncpu_cycles_per_pkt_median'], 0),
+            fmt(r['cpu_share_median'] and 100 * r['cpu_share_median'], 0) + '%',
+            fmt(r['ratio_per_cpu_median'], 3)))
+    st = [r for r in records if r.get('stages_cycles_per_pkt')]
+    if st:
+        L.append('\nPer-stage cycles per packet (last run of each capture, --stages; scaled by the worker '
+                 'thread\'s on-CPU share; rewrite = worker_burst − classify − lookup − entry − tx):\n')
+        L.append('| capture | rx | classify | lookup | entry | rewrite+decide | tx | worker_burst | rx+worker |')
+        L.append('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+        for r in st:
+            x = r['stages_cycles_per_pkt']
+            L.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+                r['capture_name'], fmt(x['rx'], 0), fmt(x['classify'], 0), fmt(x['lookup'], 0),
+                fmt(x['entry'], 0), fmt(x['rewrite_derived'], 0), fmt(x['tx'], 0),
+                fmt(x['worker_burst'], 0), fmt(x['full_rx_plus_worker'], 0)))
+    L.append('\nOutcome of every frame, one untimed pass over the capture (exact counts from the '
+             'worker\'s counters; to_control is handed to the control lcore), and shares in the last '
+             'timed window:\n')
+    L.append('| capture | outcome | frames in one pass | share of the pass | share in the timed window |')
+    L.append('|---|---|---:|---:|---:|')
+    for r in records:
+        po, ps, ws = r.get('pass_outcomes') or {}, r.get('pass_shares') or {}, r.get('outcome_shares') or {}
+        for k in sorted(set(ps) | set(ws), key=lambda k: (k.startswith('drop:'), k)):
+            cnt = po.get('drops', {}).get(k[5:]) if k.startswith('drop:') else po.get(k)
+            L.append('| %s | %s | %s | %s | %s |' % (
+                r['capture_name'], k, cnt if cnt is not None else '—',
+                fmt(ps.get(k) and 100 * ps[k], 2) + ' %', fmt(ws.get(k) is not None and 100 * ws[k], 2) + ' %'))
+        pc = r.get('pass_control') or {}
+        items = ['%s %d' % (k, v) for k, v in pc.items() if k != 'drops'] + \
+            ['dropped %s %d' % (k, v) for k, v in pc.get('drops', {}).items()]
+        if items:
+            L.append('\n%s: what the control lcore counted for the frames handed to it in the pass: %s\n'
+                     % (r['capture_name'], ', '.join(items)))
+
+
 def human(n):
     for div, suf in ((1000000, 'M'), (1000, 'k')):
         if n >= div and n % div == 0:
@@ -301,6 +418,65 @@ def plot(path, records):
     return True
 
 
+# ------------------------------------------------------------ --pcap
+
+def run_pcaps(args, eal_mem, caps):
+    """testpmd io and tr_bench (peers learned) alternately on each given capture."""
+    records = []
+    for cap, frames, maxlen in caps:
+        name = os.path.basename(cap)
+        base, mine = [], []
+        for rep in range(args.reps):
+            order = ('b', 't') if rep % 2 == 0 else ('t', 'b')
+            pair = {}
+            for who in order:
+                if who == 'b':
+                    pair['b'] = run_testpmd(args, eal_mem, cap, frames, maxlen)
+                else:
+                    last = rep == args.reps - 1
+                    pair['t'] = run_bench(args, eal_mem, cap, None, name,
+                                          stages=last and not args.no_stages)
+            base.append(pair['b'])
+            mine.append(pair['t'])
+            log('%s rep %d: terelay %s Mpps, testpmd %s Mpps' % (
+                name, rep + 1, fmt(pair['t'] and pair['t']['mpps']), fmt(pair['b'] and pair['b']['mpps'])))
+        ratios = [t['mpps'] / b['mpps'] for t, b in zip(mine, base) if t and b and b['mpps'] > 0]
+        ratios_cpu = [t['mpps_per_cpu'] / b['mpps_per_cpu'] for t, b in zip(mine, base)
+                      if t and b and b['mpps_per_cpu'] > 0]
+        ok_t = [t for t in mine if t]
+        ok_b = [b for b in base if b]
+        last = ok_t[-1] if ok_t else {}
+        wo = last.get('window_outcomes')
+        records.append({
+            'mode': 'pcap', 'capture': cap, 'capture_name': name, 'frames': frames,
+            'peers': last.get('peers'), 'distribution': 'capture',
+            'relay': last.get('relay'), 'relay_source': last.get('relay_source'),
+            'learned': last.get('learned'),
+            'mpps_median': med([t['mpps'] for t in ok_t]),
+            'baseline_mpps_median': med([b['mpps'] for b in ok_b]),
+            'ratio_median': med(ratios),
+            'ns_per_pkt_median': med([t['ns_per_pkt'] for t in ok_t]),
+            'cycles_per_pkt_median': med([t['cycles_per_pkt'] for t in ok_t]),
+            'oncpu_cycles_per_pkt_median': med([t.get('oncpu_cycles_per_pkt') for t in ok_t]),
+            'cpu_share_median': med([t['cpu_share'] for t in ok_t]),
+            'baseline_cpu_share_median': med([b['cpu_share'] for b in ok_b]),
+            'mpps_per_cpu_median': med([t['mpps_per_cpu'] for t in ok_t]),
+            'baseline_mpps_per_cpu_median': med([b['mpps_per_cpu'] for b in ok_b]),
+            'ratio_per_cpu_median': med(ratios_cpu),
+            'runs': len(ok_t), 'baseline_runs': len(ok_b),
+            'mpps_runs': [t['mpps'] for t in ok_t],
+            'baseline_mpps_runs': [b['mpps'] for b in ok_b],
+            'ratio_runs': ratios,
+            'outcome_shares': outcome_shares(wo, wo and wo.get('rx_packets')),
+            'pass_outcomes': last.get('pass_outcomes'),
+            'pass_shares': outcome_shares(last.get('pass_outcomes'), last.get('pass_frames')),
+            'pass_control': last.get('pass_control'),
+            'stages_cycles_per_pkt': next((t.get('stages_cycles_per_pkt') for t in reversed(ok_t)
+                                           if t.get('stages_cycles_per_pkt')), None),
+        })
+    return records
+
+
 # ------------------------------------------------------------------ main
 
 def main():
@@ -310,7 +486,7 @@ def main():
     g.add_argument('--full', action='store_true', help='everything (default)')
     ap.add_argument('--smoke', action='store_true', help='assert sane results (the perf-smoke test)')
     ap.add_argument('--build-dir', default=None, help='meson build directory (default: newest build*/ with perf/tr_bench)')
-    ap.add_argument('--out-dir', default=os.path.join(REPO, 'perf', 'results'))
+    ap.add_argument('--out-dir', default=None, help='default perf/results (perf/results/pcap with --pcap)')
     ap.add_argument('--work-dir', default=None, help='captures (default: OUT_DIR/captures, removed at the end)')
     ap.add_argument('--keep-captures', action='store_true')
     ap.add_argument('--modes', default=None, help='comma list of encap,decap,mix')
@@ -327,10 +503,19 @@ def main():
     ap.add_argument('--no-peerbench', action='store_true')
     ap.add_argument('--peer-seconds', type=float, default=None)
     ap.add_argument('--no-reserve', action='store_true', help='never write nr_hugepages')
+    ap.add_argument('--pcap', action='append', default=None, metavar='FILE',
+                    help='benchmark this capture (repeatable) instead of generated ones: tr_bench '
+                         'learns its peers and relay address; default --out-dir perf/results/pcap')
+    ap.add_argument('--relay', default=None, metavar='A.B.C.D:PORT',
+                    help='with --pcap: the relay address and port (default: learned from the capture)')
+    ap.add_argument('--relay6', default=None, help='with --pcap: the relay native IPv6 address')
     ap.add_argument('--render', action='store_true',
                     help='only re-render latest.md and the plot from the JSON in --out-dir')
     args = ap.parse_args()
 
+    if args.out_dir is None:
+        args.out_dir = os.path.join(REPO, 'perf', 'results', 'pcap' if args.pcap else '')
+        args.out_dir = args.out_dir.rstrip('/')
     if args.render:
         d = args.out_dir
         with open(os.path.join(d, 'latest.json')) as f:
@@ -340,7 +525,8 @@ def main():
         with open(os.path.join(d, 'meta.json')) as f:
             meta = json.load(f)
         write_markdown(os.path.join(d, 'latest.md'), records, peerb, meta)
-        plot(os.path.join(d, 'mpps_vs_peers.png'), records)
+        if not meta.get('pcap'):
+            plot(os.path.join(d, 'mpps_vs_peers.png'), records)
         return 0
 
     quick = args.quick
@@ -376,7 +562,22 @@ def main():
     work = args.work_dir or os.path.join(args.out_dir, 'captures')
     os.makedirs(work, exist_ok=True)
 
-    maxlen = frame_max(args.size, args.imix)
+    caps = []
+    if args.pcap:
+        for cap in args.pcap:
+            try:
+                n, ml = pcap_scan(cap)
+            except (OSError, ValueError) as e:
+                sys.exit('run.py: %s' % e)
+            if n == 0:
+                sys.exit('run.py: %s: no frames' % cap)
+            caps.append((os.path.abspath(cap), n, ml))
+        args.no_peerbench = True
+        args.packets = max(c[1] for c in caps)
+        maxlen = max(c[2] for c in caps)
+        peers = [args.packets]          # at most one learned peer per frame
+    else:
+        maxlen = frame_max(args.size, args.imix)
     mb = mbuf_size(maxlen) + 128 + 64
     need = (args.packets + 16384) * mb * 11 // 10 + (max(peers) * 160 if max(peers) > 1000 else 0) + (256 << 20)
     eal_mem, huge = ensure_hugepages(need, not args.no_reserve)
@@ -387,6 +588,9 @@ def main():
     gen = os.path.join(args.build_dir, 'perf', 'tr_gen')
     t_begin = time.time()
     records = []
+    if caps:
+        records = run_pcaps(args, eal_mem, caps)
+        modes = []
     for mode in modes:
         for npeers in peers:
             for dist in dists:
@@ -456,7 +660,7 @@ def main():
             if p:
                 peerb.append(p)
 
-    meta = {'machine': machine_info(), 'hugepages': huge, 'reps': args.reps,
+    meta = {'machine': machine_info(), 'hugepages': huge, 'reps': args.reps, 'pcap': bool(caps),
             'duration': args.duration, 'warmup': args.warmup, 'packets': args.packets,
             'size': args.size, 'imix': args.imix, 'eal_memory': eal_mem,
             'elapsed_s': round(time.time() - t_begin, 1),
@@ -468,9 +672,9 @@ def main():
     with open(os.path.join(args.out_dir, 'meta.json'), 'w') as f:
         json.dump(meta, f, indent=1)
     write_markdown(os.path.join(args.out_dir, 'latest.md'), records, peerb, meta)
-    plotted = plot(os.path.join(args.out_dir, 'mpps_vs_peers.png'), records)
+    plotted = plot(os.path.join(args.out_dir, 'mpps_vs_peers.png'), records) if not caps else True
     if not args.keep_captures and not args.work_dir:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)   # generated captures only; --pcap files stay
     with open(os.path.join(args.out_dir, 'latest.md')) as f:
         print(f.read())
     log('done in %.0f s; results in %s' % (time.time() - t_begin, args.out_dir))

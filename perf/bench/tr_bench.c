@@ -3,7 +3,8 @@
  * tr_bench: the relay's real fast path (tr_worker_main / tr_worker_burst)
  * on a virtual device, one worker lcore, the control lcore idle-polling.
  *
- *   tr_bench [EAL options] -- --pcap FILE --peers N [options]
+ *   tr_bench [EAL options] -- --pcap FILE --peers N [options]   (tr_gen captures)
+ *   tr_bench [EAL options] -- --pcap FILE [--relay A.B.C.D:P]   (any capture)
  *
  * Port 0 is net_pcap0,rx_pcap=FILE,infinite_rx=1 with no tx side: net_pcap
  * then installs its drop tx (eth_tx_drop frees what is sent), so the
@@ -12,6 +13,16 @@
  * address function of perf/common/tr_perf_addr.h, or --peers-file) are put
  * in the table directly before the worker starts, with last_rx/last_tx far
  * ahead of the relay clock so that they stay valid and are never expired.
+ *
+ * Without --peers/--seed/--servers/--peers-file (or with --learn) the peers
+ * are learned from the capture itself (D94): every frame is classified with
+ * tr_classify; a native packet to a Teredo destination gives that
+ * destination with its embedded mapping, a client packet (IPv4/UDP to the
+ * relay, inner Teredo source) gives the inner source with the outer IPv4
+ * source and port as its mapping. The relay address and port are the most
+ * frequent destination of client packets in the capture, or --relay. One
+ * untimed pass over the capture through tr_worker_burst then counts every
+ * frame's outcome exactly (pass_outcomes), before the timed run.
  *
  * Output: a human summary on stderr and one line "RESULT {json}" on stdout.
  */
@@ -56,6 +67,14 @@ struct bopts {
 	double warmup;
 	bool stages;
 	double stage_seconds;
+	bool gen_given;              /* --peers, --seed or --servers given */
+	bool learn;                  /* peers from the capture (D94) */
+	bool pass;                   /* untimed accounting pass before the run */
+	bool relay_set, relay6_set;
+	uint32_t relay_ip;
+	uint16_t relay_port;
+	uint8_t relay6[16];
+	const char *peers_out;
 };
 
 static void usage(FILE *f)
@@ -66,6 +85,14 @@ static void usage(FILE *f)
 "  --peers N          trusted peers preloaded from the seeded address function (default 1000)\n"
 "  --seed N --servers S   parameters of that function (as given to tr_gen; default 1, 16)\n"
 "  --peers-file FILE  preload the peers listed by tr_gen --peers-out instead\n"
+"  --learn            learn the peers from the capture (the default without --peers, --seed,\n"
+"                     --servers and --peers-file): native packets to Teredo destinations give the\n"
+"                     embedded mapping, client packets the outer IPv4 source and port\n"
+"  --relay A.B.C.D:P  relay IPv4 service address and UDP port (default: the most frequent\n"
+"                     destination of client packets in the capture, else 198.51.100.1:3545)\n"
+"  --relay6 ADDR      relay native IPv6 address (default 2001:db8:ffff::1)\n"
+"  --peers-out FILE   write the learned peers (tr_gen --peers-out format)\n"
+"  --pass             count one untimed pass over the capture (always on with --learn)\n"
 "  --capacity N       peer-table capacity (default peers + peers/8 + 1024: shards fill unevenly)\n"
 "  --shards N         peer-table shards (default 1, the configuration default)\n"
 "  --burst N          rx burst (default 32, the configuration default)\n"
@@ -86,19 +113,57 @@ static int parse(int argc, char **argv, struct bopts *o)
 		{ "duration", required_argument, NULL, 'd' }, { "warmup", required_argument, NULL, 'w' },
 		{ "stages", no_argument, NULL, 'g' }, { "stage-seconds", required_argument, NULL, 'G' },
 		{ "label", required_argument, NULL, 'l' }, { "help", no_argument, NULL, 'h' },
+		{ "learn", no_argument, NULL, 'L' }, { "relay", required_argument, NULL, 'r' },
+		{ "relay6", required_argument, NULL, '6' }, { "peers-out", required_argument, NULL, 'o' },
+		{ "pass", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	*o = (struct bopts){ .peers = 1000, .servers = 16, .seed = 1, .shards = 1, .burst = 32,
-			     .duration = 3.0, .warmup = 0.5, .stage_seconds = 1.0, .label = "" };
+			     .duration = 3.0, .warmup = 0.5, .stage_seconds = 1.0, .label = "",
+			     .relay_ip = 0xC6336401u, .relay_port = 3545 };   /* tr_gen --relay default */
+	inet_pton(AF_INET6, "2001:db8:ffff::1", o->relay6);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'p': o->pcap = optarg; break;
-		case 'n': o->peers = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 'e': o->seed = strtoull(optarg, NULL, 0); break;
-		case 'S': o->servers = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'n': o->peers = (uint32_t)strtoul(optarg, NULL, 0); o->gen_given = true; break;
+		case 'e': o->seed = strtoull(optarg, NULL, 0); o->gen_given = true; break;
+		case 'S': o->servers = (uint32_t)strtoul(optarg, NULL, 0); o->gen_given = true; break;
+		case 'L': o->learn = true; break;
+		case 'P': o->pass = true; break;
+		case 'o': o->peers_out = optarg; break;
+		case 'r': {
+			char ip[64];
+			const char *colon = strrchr(optarg, ':');
+			struct in_addr a;
+			unsigned long pt;
+			char *end;
+
+			if (colon == NULL || (size_t)(colon - optarg) >= sizeof(ip)) {
+				fprintf(stderr, "tr_bench: --relay A.B.C.D:PORT, not '%s'\n", optarg);
+				return -1;
+			}
+			memcpy(ip, optarg, (size_t)(colon - optarg));
+			ip[colon - optarg] = '\0';
+			pt = strtoul(colon + 1, &end, 10);
+			if (inet_pton(AF_INET, ip, &a) != 1 || *end != '\0' || pt == 0 || pt > 65535) {
+				fprintf(stderr, "tr_bench: --relay A.B.C.D:PORT, not '%s'\n", optarg);
+				return -1;
+			}
+			o->relay_ip = ntohl(a.s_addr);
+			o->relay_port = (uint16_t)pt;
+			o->relay_set = true;
+			break;
+		}
+		case '6':
+			if (inet_pton(AF_INET6, optarg, o->relay6) != 1) {
+				fprintf(stderr, "tr_bench: --relay6: bad address '%s'\n", optarg);
+				return -1;
+			}
+			o->relay6_set = true;
+			break;
 		case 'f': o->peers_file = optarg; break;
 		case 'c': o->capacity = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 's': o->shards = (uint32_t)strtoul(optarg, NULL, 0); break;
@@ -117,6 +182,18 @@ static int parse(int argc, char **argv, struct bopts *o)
 		usage(stderr);
 		return -1;
 	}
+	if (o->learn && (o->gen_given || o->peers_file != NULL)) {
+		fprintf(stderr, "tr_bench: --learn excludes --peers, --seed, --servers and --peers-file\n");
+		return -1;
+	}
+	if (!o->gen_given && o->peers_file == NULL)
+		o->learn = true;
+	if (o->learn)
+		o->pass = true;
+	if (o->peers_out != NULL && !o->learn) {
+		fprintf(stderr, "tr_bench: --peers-out writes learned peers: only with --learn\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -132,6 +209,13 @@ static int scan_pcap(const char *path, uint64_t *n, uint32_t *maxlen)
 		fprintf(stderr, "tr_bench: %s: %s\n", path, err);
 		return -1;
 	}
+	if (pcap_datalink(p) != DLT_EN10MB) {
+		/* tcpdump -i any writes Linux cooked headers: the relay reads Ethernet. */
+		fprintf(stderr, "tr_bench: %s: link type %s, not Ethernet (record one interface, not 'any')\n",
+			path, pcap_datalink_val_to_name(pcap_datalink(p)));
+		pcap_close(p);
+		return -1;
+	}
 	*n = 0;
 	*maxlen = 0;
 	while (pcap_next_ex(p, &h, &d) == 1) {
@@ -141,6 +225,250 @@ static int scan_pcap(const char *path, uint64_t *n, uint32_t *maxlen)
 	}
 	pcap_close(p);
 	return *n > 0 ? 0 : -1;
+}
+
+/* ----------------------------------------------------- relay address
+ * The relay's IPv4 service address and port, when --relay is not given:
+ * the most frequent (destination, destination port) of IPv4/UDP frames
+ * whose payload is an IPv6 packet with a Teredo source, after an optional
+ * origin indication (RFC 4380 §5.1.1). Only these header fields are read:
+ * tr_classify needs the relay's address to say what a frame is, so it
+ * cannot find the address itself; it classifies every frame afterwards. */
+
+struct relay_guess {
+	uint32_t ip;
+	uint16_t port;
+	uint64_t hits;
+};
+
+#define RELAY_GUESS_MAX 64
+
+static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static bool client_frame_dst(const uint8_t *f, size_t len, uint32_t *ip, uint16_t *port)
+{
+	if (len < TR_ETH_HLEN + TR_IPV4_HLEN || rd16(f + 12) != TR_ETHERTYPE_IPV4)
+		return false;
+	const uint8_t *ip4 = f + TR_ETH_HLEN;
+	size_t ihl = (size_t)(ip4[0] & 0x0f) * 4;
+	if ((ip4[0] >> 4) != 4 || ihl < TR_IPV4_HLEN || ip4[9] != TR_NH_UDP ||
+	    (rd16(ip4 + 6) & 0x3fff) != 0 || len < TR_ETH_HLEN + ihl + TR_UDP_HLEN)
+		return false;
+	const uint8_t *udp = ip4 + ihl;
+	const uint8_t *p = udp + TR_UDP_HLEN;
+	size_t rem = len - TR_ETH_HLEN - ihl - TR_UDP_HLEN;
+	uint32_t oip;
+	uint16_t oport;
+
+	if (rem >= TR_ORIGIN_LEN && tr_origin_parse(p, rem, &oip, &oport) == 0) {
+		p += TR_ORIGIN_LEN;
+		rem -= TR_ORIGIN_LEN;
+	}
+	if (rem < TR_IPV6_HLEN || (p[0] >> 4) != 6 || !tr_is_teredo(p + 8))
+		return false;
+	*ip = rd32(ip4 + 16);
+	*port = rd16(udp + 2);
+	return true;
+}
+
+/* 1 and the winner in *best when a client frame was seen, 0 when none. */
+static int guess_relay(const char *path, struct relay_guess *best, uint64_t *client_frames)
+{
+	static struct relay_guess g[RELAY_GUESS_MAX];
+	unsigned ng = 0;
+	char err[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(path, err);
+	struct pcap_pkthdr *h;
+	const u_char *d;
+
+	*client_frames = 0;
+	if (p == NULL)
+		return 0;
+	while (pcap_next_ex(p, &h, &d) == 1) {
+		uint32_t ip;
+		uint16_t port;
+		unsigned i;
+
+		if (!client_frame_dst(d, h->caplen, &ip, &port))
+			continue;
+		(*client_frames)++;
+		for (i = 0; i < ng && (g[i].ip != ip || g[i].port != port); i++)
+			;
+		if (i == ng && ng < RELAY_GUESS_MAX)
+			g[ng++] = (struct relay_guess){ .ip = ip, .port = port };
+		if (i < ng)
+			g[i].hits++;
+	}
+	pcap_close(p);
+	if (ng == 0)
+		return 0;
+	*best = g[0];
+	for (unsigned i = 1; i < ng; i++)     /* ties: the first seen */
+		if (g[i].hits > best->hits)
+			*best = g[i];
+	return 1;
+}
+
+/* ------------------------------------------------------- learned peers
+ * What each frame says about a peer, by tr_classify's verdict (D94):
+ *   TR_K_TEREDO with the outer source equal to the embedded mapping  prio 3
+ *   TR_K_TEREDO from another outer source (a symmetric NAT)          prio 2
+ *   TR_K_NATIVE: the destination, at its embedded mapping            prio 1
+ * A peer seen several ways keeps the highest priority; among other outer
+ * sources, the one most of its frames came from, then the first seen. Client frames with an origin indication come from a server
+ * (its address is the outer source) and teach nothing. Frames that
+ * tr_classify drops never reach the peer table, so they teach nothing. */
+
+struct cand {
+	uint8_t key[16];
+	uint32_t ip;
+	uint16_t port;
+	uint8_t prio;
+	uint64_t idx;
+};
+
+struct learned {
+	struct cand *peer;            /* unique, sorted by key */
+	uint64_t n;
+	uint64_t at_embedded, at_other, native_only, conflicts;
+	uint64_t frames_client, frames_native, frames_origin;
+};
+
+static int cand_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	int c = memcmp(x->key, y->key, 16);
+
+	if (c != 0)
+		return c;
+	if (x->prio != y->prio)
+		return x->prio > y->prio ? -1 : 1;
+	if (x->ip != y->ip)
+		return x->ip < y->ip ? -1 : 1;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx ? 1 : 0;
+}
+
+static int learn_peers(const struct tr_relay_id *id, const char *path, struct learned *L)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(path, err);
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	uint64_t cap = 0, n = 0, idx = 0;
+	struct cand *c = NULL;
+
+	memset(L, 0, sizeof(*L));
+	if (p == NULL) {
+		fprintf(stderr, "tr_bench: %s: %s\n", path, err);
+		return -1;
+	}
+	while (pcap_next_ex(p, &h, &d) == 1) {
+		struct tr_classified cl;
+		struct tr_addr_info ai;
+		struct cand k;
+
+		tr_classify(id, d, h->caplen, &cl);
+		idx++;
+		if (cl.kind == TR_K_NATIVE) {
+			memcpy(k.key, d + cl.ip6_off + 24, 16);
+			if (tr_addr_decode(k.key, &ai) != 0)
+				continue;
+			k.ip = ai.client;
+			k.port = ai.port;
+			k.prio = 1;
+			L->frames_native++;
+		} else if (cl.kind == TR_K_TEREDO) {
+			if (cl.origin_seen) {
+				L->frames_origin++;
+				continue;
+			}
+			memcpy(k.key, d + cl.ip6_off + 8, 16);
+			k.ip = cl.src_ip;
+			k.port = cl.src_port;
+			k.prio = cl.mapping_ok ? 3 : 2;
+			L->frames_client++;
+		} else {
+			continue;
+		}
+		k.idx = idx;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 4096;
+			struct cand *nc = realloc(c, cap * sizeof(*c));
+			if (nc == NULL) {
+				free(c);
+				pcap_close(p);
+				return -1;
+			}
+			c = nc;
+		}
+		c[n++] = k;
+	}
+	pcap_close(p);
+	if (n > 0)
+		qsort(c, n, sizeof(*c), cand_cmp);
+	uint64_t u = 0;
+	for (uint64_t i = 0; i < n;) {
+		uint64_t j = i + 1;
+		bool conflict = false;
+
+		for (; j < n && memcmp(c[j].key, c[i].key, 16) == 0; j++)
+			if (c[j].ip != c[i].ip || c[j].port != c[i].port)
+				conflict = true;
+		/* Among other outer sources (prio 2): the one most frames came
+		 * from, then the earliest; runs of one mapping are adjacent. */
+		uint64_t best = i;
+		if (c[i].prio == 2) {
+			uint64_t best_n = 0;
+			for (uint64_t a = i; a < j && c[a].prio == 2;) {
+				uint64_t b = a + 1, first = a;
+				for (; b < j && c[b].prio == 2 && c[b].ip == c[a].ip && c[b].port == c[a].port; b++)
+					if (c[b].idx < c[first].idx)
+						first = b;
+				if (b - a > best_n || (b - a == best_n && c[first].idx < c[best].idx)) {
+					best_n = b - a;
+					best = first;
+				}
+				a = b;
+			}
+		}
+		L->conflicts += conflict;
+		L->at_embedded += c[best].prio == 3;
+		L->at_other += c[best].prio == 2;
+		L->native_only += c[best].prio == 1;
+		c[u++] = c[best];
+		i = j;
+	}
+	L->peer = c;
+	L->n = u;
+	return 0;
+}
+
+static int write_learned(const char *path, const struct learned *L)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL) {
+		fprintf(stderr, "tr_bench: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	for (uint64_t i = 0; i < L->n; i++) {
+		const struct cand *k = &L->peer[i];
+		struct tr_addr_info ai = { 0 };
+		char a6[INET6_ADDRSTRLEN];
+
+		tr_addr_decode(k->key, &ai);
+		inet_ntop(AF_INET6, k->key, a6, sizeof(a6));
+		fprintf(f, "%s %u.%u.%u.%u:%u %u.%u.%u.%u\n", a6, k->ip >> 24, (k->ip >> 16) & 255,
+			(k->ip >> 8) & 255, k->ip & 255, k->port, ai.server >> 24,
+			(ai.server >> 16) & 255, (ai.server >> 8) & 255, ai.server & 255);
+	}
+	return fclose(f) == 0 ? 0 : -1;
 }
 
 /* ---------------------------------------------------------- relay set-up
@@ -166,9 +494,9 @@ static int setup_relay(struct tr_relay *r, const struct bopts *o, uint64_t frame
 	unsigned id, k = 0;
 
 	tr_config_defaults(c);
-	c->ipv4 = 0xC6336401u;                  /* 198.51.100.1, as tr_gen --relay default */
-	c->port = 3545;
-	inet_pton(AF_INET6, "2001:db8:ffff::1", c->ipv6);
+	c->ipv4 = o->relay_ip;                  /* default 198.51.100.1:3545, as tr_gen --relay */
+	c->port = o->relay_port;
+	memcpy(c->ipv6, o->relay6, 16);
 	c->ipv4_gateway = 0xC63364FEu;
 	c->ipv4_gateway_mac_set = true;
 	memcpy(c->ipv4_gateway_mac, (uint8_t[6]){ 0x02, 0, 0, 0, 0, 0x11 }, 6);
@@ -266,12 +594,18 @@ static int add_trusted(struct tr_peer_table *t, const uint8_t key[16], uint32_t 
 	return 0;
 }
 
-static int64_t preload(struct tr_relay *r, const struct bopts *o)
+static int64_t preload(struct tr_relay *r, const struct bopts *o, const struct learned *L)
 {
 	uint32_t now = (uint32_t)tr_clock_ms(&r->clock);
 	int64_t n = 0, failed = 0;
 
-	if (o->peers_file != NULL) {
+	if (o->learn) {
+		for (uint64_t i = 0; i < L->n; i++) {
+			if (add_trusted(r->peers, L->peer[i].key, L->peer[i].ip, L->peer[i].port, now) != 0)
+				failed++;
+			n++;
+		}
+	} else if (o->peers_file != NULL) {
 		FILE *f = fopen(o->peers_file, "r");
 		char line[256], a6[128];
 		unsigned b[4], pt;
@@ -311,6 +645,111 @@ static int64_t preload(struct tr_relay *r, const struct bopts *o)
 		return -1;
 	}
 	return n;
+}
+
+/* -------------------------------------------------------------- pass
+ * One untimed pass over the capture through the real tr_worker_burst, on
+ * the main lcore before the worker starts, in bursts of cfg.burst frames in
+ * capture order; after each burst the worker's tx is flushed and the
+ * control lcore's code drains the hand-off ring. Every frame's outcome is
+ * then in the counters exactly once: deterministic, unlike a timed window. */
+
+static void drain_ctl_sink(void);
+
+static int one_pass(struct tr_relay *r, struct tr_lcore *wl, const char *path, uint64_t *fed)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(path, err);
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	struct rte_mbuf *pkts[TR_BURST_MAX];
+	uint16_t n = 0;
+
+	*fed = 0;
+	if (p == NULL) {
+		fprintf(stderr, "tr_bench: %s: %s\n", path, err);
+		return -1;
+	}
+	for (;;) {
+		int more = pcap_next_ex(p, &h, &d) == 1;
+
+		if (more) {
+			struct rte_mbuf *m = rte_pktmbuf_alloc(r->pool);
+			char *dst = m ? rte_pktmbuf_append(m, (uint16_t)h->caplen) : NULL;
+
+			if (dst == NULL) {
+				fprintf(stderr, "tr_bench: pass: no mbuf for frame %" PRIu64 "\n", *fed + 1);
+				rte_pktmbuf_free(m);
+				rte_pktmbuf_free_bulk(pkts, n);
+				pcap_close(p);
+				return -1;
+			}
+			memcpy(dst, d, h->caplen);
+			m->port = r->port_teredo;
+			pkts[n++] = m;
+			(*fed)++;
+		}
+		if (n == r->cfg.burst || (!more && n > 0)) {
+			tr_worker_burst(wl, pkts, n);
+			tr_tx_flush_all(wl);
+			n = 0;
+			while (rte_ring_count(r->to_ctrl) > 0)
+				tr_control_poll(r->ctrl);
+			tr_tx_flush_all(&r->lc[r->control_lcore]);
+			drain_ctl_sink();
+		}
+		if (!more)
+			break;
+	}
+	pcap_close(p);
+	return 0;
+}
+
+/* Counter differences b - a as JSON: the worker's outcomes (every frame it
+ * received ends in exactly one of them) or, with all, every non-zero
+ * counter but bytes, polls and cycles; drops by name from the one list. */
+static void print_counts(const struct tr_counters *a, const struct tr_counters *b, bool all)
+{
+	const char *sep = "";
+
+	printf("{");
+#define TR_C_PRINT(f, help)                                                                   \
+	if ((all || strcmp(#f, "fwd_teredo") == 0 || strcmp(#f, "fwd_native") == 0 ||         \
+	     strcmp(#f, "consumed") == 0 || strcmp(#f, "to_control") == 0 ||                  \
+	     strcmp(#f, "rx_packets") == 0) &&                                                \
+	    strstr(#f, "bytes") == NULL && strncmp(#f, "polls_", 6) != 0 &&                   \
+	    strncmp(#f, "cycles_", 7) != 0 && (!all || b->f != a->f)) {                       \
+		printf("%s\"%s\": %" PRIu64, sep, #f, b->f - a->f);                           \
+		sep = ", ";                                                                   \
+	}
+	TR_COUNTERS(TR_C_PRINT)
+#undef TR_C_PRINT
+	printf("%s\"drops\": {", sep);
+	sep = "";
+	for (int i = 1; i < TR_DROP_MAX; i++) {
+		if (b->drops[i] != a->drops[i]) {
+			printf("%s\"%s\": %" PRIu64, sep, tr_drop_name((enum tr_drop_reason)i),
+			       b->drops[i] - a->drops[i]);
+			sep = ", ";
+		}
+	}
+	printf("}}");
+}
+
+/* The same outcomes as shares of rx, one line on stderr. */
+static void print_shares(const char *what, const struct tr_counters *a, const struct tr_counters *b,
+			 double rx)
+{
+	fprintf(stderr, "tr_bench: %s: fwd_teredo %.2f%% fwd_native %.2f%% consumed %.2f%% "
+		"to_control %.2f%%", what, 100 * (double)(b->fwd_teredo - a->fwd_teredo) / rx,
+		100 * (double)(b->fwd_native - a->fwd_native) / rx,
+		100 * (double)(b->consumed - a->consumed) / rx,
+		100 * (double)(b->to_control - a->to_control) / rx);
+	for (int i = 1; i < TR_DROP_MAX; i++)
+		if (b->drops[i] != a->drops[i])
+			fprintf(stderr, " %s %.2f%%", tr_drop_name((enum tr_drop_reason)i),
+				100 * (double)(b->drops[i] - a->drops[i]) / rx);
+	fprintf(stderr, "\n");
 }
 
 /* ------------------------------------------------------------- stages */
@@ -508,14 +947,26 @@ int main(int argc, char **argv)
 		}
 	if (parse(argc - sep, argv + sep, &o) != 0)
 		return 2;
-	if (o.capacity == 0)
+	if (o.capacity == 0 && !o.learn)
 		o.capacity = o.peers + o.peers / 8 + 1024;
 
 	uint64_t frames;
 	uint32_t maxlen;
 	if (scan_pcap(o.pcap, &frames, &maxlen) != 0) {
-		fprintf(stderr, "tr_bench: %s: no frames\n", o.pcap);
+		fprintf(stderr, "tr_bench: %s: no Ethernet frames\n", o.pcap);
 		return 1;
+	}
+	const char *relay_source = o.relay_set ? "option" : "default";
+	uint64_t client_frames = 0, relay_hits = 0;
+	if (o.learn && !o.relay_set) {
+		struct relay_guess g;
+
+		if (guess_relay(o.pcap, &g, &client_frames) == 1) {
+			o.relay_ip = g.ip;
+			o.relay_port = g.port;
+			relay_hits = g.hits;
+			relay_source = "capture";
+		}
 	}
 
 	char vdev[4200];
@@ -534,6 +985,29 @@ int main(int argc, char **argv)
 	if (setup_relay(r, &o, frames, maxlen) != 0)
 		return 1;
 
+	/* Peers from the capture: classified with the relay's identity. */
+	struct learned L = { 0 };
+	if (o.learn) {
+		if (learn_peers(&r->id, o.pcap, &L) != 0)
+			return 1;
+		if (o.capacity == 0)
+			o.capacity = (uint32_t)(L.n + L.n / 8 + 1024);
+		fprintf(stderr, "tr_bench: relay %u.%u.%u.%u:%u (%s%s", o.relay_ip >> 24,
+			(o.relay_ip >> 16) & 255, (o.relay_ip >> 8) & 255, o.relay_ip & 255, o.relay_port,
+			relay_source, strcmp(relay_source, "capture") == 0 ? ": " : ")");
+		if (strcmp(relay_source, "capture") == 0)
+			fprintf(stderr, "%" PRIu64 " of %" PRIu64 " client frames go to it)", relay_hits,
+				client_frames);
+		fprintf(stderr, "; learned %" PRIu64 " peers from the capture: %" PRIu64
+			" from client packets at their embedded mapping, %" PRIu64 " at another mapping, %"
+			PRIu64 " only as native destinations; %" PRIu64 " seen with more than one mapping; %"
+			PRIu64 " client and %" PRIu64 " native frames, %" PRIu64
+			" with an origin indication not used\n", L.n, L.at_embedded, L.at_other,
+			L.native_only, L.conflicts, L.frames_client, L.frames_native, L.frames_origin);
+		if (o.peers_out != NULL && write_learned(o.peers_out, &L) != 0)
+			return 1;
+	}
+
 	/* Peer table: allocator bytes before/after creating and filling it. */
 	int socket = (int)rte_socket_id();
 	struct rte_malloc_socket_stats ms0, ms1, ms2;
@@ -545,7 +1019,7 @@ int main(int argc, char **argv)
 	}
 	rte_malloc_get_socket_stats(socket, &ms1);
 	uint64_t p0 = rte_rdtsc();
-	int64_t loaded = preload(r, &o);
+	int64_t loaded = preload(r, &o, &L);
 	uint64_t p1 = rte_rdtsc();
 	if (loaded < 0)
 		return 1;
@@ -563,8 +1037,21 @@ int main(int argc, char **argv)
 		loaded ? (double)(p1 - p0) / (double)loaded : 0.0, (double)table_bytes / 1048576.0,
 		loaded ? (double)table_bytes / (double)loaded : 0.0, r->peers->capacity, o.shards);
 
-	/* Measure the real worker loop. */
 	struct tr_lcore *wl = &r->lc[r->worker_lcore[0]];
+	struct tr_lcore *cl = &r->lc[r->control_lcore];
+	static struct tr_counters pw0, pw1, pc0, pc1;
+	uint64_t pass_frames = 0;
+	if (o.pass) {
+		memcpy(&pw0, &wl->cnt, sizeof(pw0));
+		memcpy(&pc0, &cl->cnt, sizeof(pc0));
+		if (one_pass(r, wl, o.pcap, &pass_frames) != 0)
+			return 1;
+		memcpy(&pw1, &wl->cnt, sizeof(pw1));
+		memcpy(&pc1, &cl->cnt, sizeof(pc1));
+		print_shares("one pass (exact)", &pw0, &pw1, (double)pass_frames);
+	}
+
+	/* Measure the real worker loop. */
 	rte_eal_remote_launch(record_tid, NULL, r->worker_lcore[0]);
 	rte_eal_wait_lcore(r->worker_lcore[0]);
 	r->stop = false;
@@ -614,6 +1101,7 @@ int main(int argc, char **argv)
 		o.label, mpps, secs, 1e3 / mpps, (double)(b->tsc - a->tsc) / rx, busy / rx, (double)(b->tsc - a->tsc) / rx * cpu_share,
 		100 * cpu_share, 100 * D(fwd_teredo) / rx, 100 * D(fwd_native) / rx, 100 * D(consumed) / rx,
 		100 * D(to_control) / rx, 100 * drops / rx);
+	print_shares("timed window", &a->w, &b->w, rx);
 
 	printf("RESULT {\"label\": \"%s\", \"pcap\": \"%s\", \"frames_in_capture\": %" PRIu64
 	       ", \"peers\": %" PRId64 ", \"capacity\": %u, \"shards\": %u, \"burst\": %u"
@@ -631,6 +1119,26 @@ int main(int argc, char **argv)
 	       (uint64_t)(ms1.heap_allocsz_bytes - ms0.heap_allocsz_bytes),
 	       loaded ? (double)table_bytes / (double)loaded : 0.0, (double)(p1 - p0) / hz,
 	       loaded ? (double)(p1 - p0) / (double)loaded : 0.0, worker_rx_total);
+	printf(", \"peers_source\": \"%s\", \"relay\": \"%u.%u.%u.%u:%u\", \"relay_source\": \"%s\"",
+	       o.learn ? "capture" : o.peers_file ? "file" : "function", o.relay_ip >> 24,
+	       (o.relay_ip >> 16) & 255, (o.relay_ip >> 8) & 255, o.relay_ip & 255, o.relay_port,
+	       o.learn ? relay_source : "default");
+	if (o.learn)
+		printf(", \"learned\": {\"peers\": %" PRIu64 ", \"at_embedded\": %" PRIu64
+		       ", \"at_other_mapping\": %" PRIu64 ", \"native_only\": %" PRIu64
+		       ", \"conflicts\": %" PRIu64 ", \"client_frames\": %" PRIu64
+		       ", \"native_frames\": %" PRIu64 ", \"origin_frames\": %" PRIu64
+		       ", \"relay_client_frames\": %" PRIu64 "}",
+		       L.n, L.at_embedded, L.at_other, L.native_only, L.conflicts, L.frames_client,
+		       L.frames_native, L.frames_origin, relay_hits);
+	printf(", \"window_outcomes\": ");
+	print_counts(&a->w, &b->w, false);
+	if (o.pass) {
+		printf(", \"pass_frames\": %" PRIu64 ", \"pass_outcomes\": ", pass_frames);
+		print_counts(&pw0, &pw1, false);
+		printf(", \"pass_control\": ");
+		print_counts(&pc0, &pc1, true);
+	}
 	if (o.stages) {
 		/* Per packet; rewrite = worker_burst - classify - lookup - entry - tx. */
 		/* Cycles counted while the thread was preempted are removed by
@@ -676,5 +1184,6 @@ int main(int argc, char **argv)
 	rte_mempool_free(r->pool);
 	rte_eal_cleanup();
 	free(eal_argv);
+	free(L.peer);
 	return 0;
 }
