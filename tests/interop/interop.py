@@ -123,6 +123,7 @@ class Testbed:
         self.env = dict(os.environ, RELAY=relay, SERVER=server, TB_DIR=tb_dir, NS_PREFIX=prefix,
                         TERELAY=terelay or '', FILE_PREFIX=prefix + 'terelay')
         self.procs = []
+        self.last_rtt = None
 
     def ns(self, name):
         return self.prefix + name
@@ -188,6 +189,8 @@ class Testbed:
         r = self.run(ns, ['ping', '-6', '-n', '-c', str(count), '-i', str(interval), '-W', str(wait), dst],
                      timeout=count * interval + wait + 30)
         m = re.search(r'(\d+) packets transmitted, (\d+) received', r.stdout)
+        rtt = re.search(r'rtt min/avg/max/mdev = ([\d.]+)/([\d.]+)/([\d.]+)', r.stdout)
+        self.last_rtt = tuple(float(x) for x in rtt.groups()) if rtt else None   # ms: min, avg, max
         return (int(m.group(1)), int(m.group(2))) if m else (count, 0)
 
     def cleanup(self):
@@ -445,8 +448,9 @@ class Suite:
                     return q['time'] - after, a['time'] - q['time']
             if time.time() > deadline:
                 sent = [round(q['time'] - after, 1) for q in rs if q['src'] == NAT_WAN[n] and q['time'] > after]
+                lg = open(os.path.join(self.tb.dir, f'client{n}.log')).read().strip().splitlines()
                 raise CaseFailed(f'{what}: client {n}: no RS answered by an RA within {bound} s '
-                                 f'(RSes sent at {sent} s)')
+                                 f'(RSes sent at {sent} s); its miredo log ends {lg[-3:]}')
             time.sleep(0.5)
 
     def note(self, case, msg):
@@ -589,7 +593,8 @@ class Suite:
         time.sleep(1.0)
         pk = cap.stop()
         after = self.c.get()
-        self.note('ping', f'client 1 -> {V6H}: {got}/{sent} replies')
+        self.note('ping', f'client 1 -> {V6H}: {got}/{sent} replies' +
+                  (' (rtt min/avg/max %.2f/%.2f/%.2f ms)' % self.tb.last_rtt if self.tb.last_rtt else ''))
         check(got >= 9, f'ping -6 client 1 -> native host: {got}/{sent} replies, need >= 9')
         up, down, via_srv = self.wire_counts(pk, a)
         self.note('ping', f'on the native link: {up} packets client->native via the relay, '
@@ -624,7 +629,8 @@ class Suite:
         before = self.c.get()
         sent, got = self.tb.ping('v6h', a, count=10, wait=5)
         after = self.c.get()
-        self.note('native_first', f'{V6H} -> fresh client 2 {a}: {got}/{sent} replies')
+        self.note('native_first', f'{V6H} -> fresh client 2 {a}: {got}/{sent} replies' +
+                  (' (rtt min/avg/max %.2f/%.2f/%.2f ms)' % self.tb.last_rtt if self.tb.last_rtt else ''))
         check(got >= 9, f'native host -> client 2 (never contacted): {got}/{sent} replies, need >= 9')
         if after is not None:
             q = Counters.delta(before, after, 'queued') if 'queued' in after else None
@@ -809,6 +815,9 @@ class Suite:
         check(ok_at <= RECOVERY_BOUND_S, f'traffic recovered after {ok_at:.1f} s, beyond the '
                                          f'{RECOVERY_BOUND_S} s retry schedule bound')
         check(got >= 9, f'after the mapping change: {got}/10 replies')
+        check(new['server'] == self.srv_ips[0] and new['ip'] == NAT_WAN[1],
+              f'the client\'s new address {a1} names server {new["server"]} and NAT {new["ip"]}, expected '
+              f'{self.srv_ips[0]} and {NAT_WAN[1]}')
         check(REMAP_RANGE[0] <= new['port'] <= REMAP_RANGE[1],
               f'the client\'s new address {a1} maps to port {new["port"]}, outside the new masquerade range')
         from scapy.all import IP, UDP
@@ -830,19 +839,22 @@ class Suite:
 
     # -- 7
     def case_restart(self):
+        if self.tb.server == 'terelay':
+            self.wait_refresh_phase(16.0)      # the ping below runs 2 s before the stop
         out = os.path.join(self.tb.dir, 'restart.ping')
         p = self.tb.spawn('cli1', ['ping', '-6', '-n', '-D', '-i', '0.25', '-W', '1',
                                    '-w', str(RECOVERY_BOUND_S + 30), V6H], out=out)
         time.sleep(2)
         t_stop_call = time.time()
         self.tb.tb('stop-relay', timeout=40)
-        t_stop = time.time()
         if self.tb.relay == 'terelay':
-            self.check_final_stats(t_stop_call)
+            self.check_final_stats()
         time.sleep(1)
         t_start_call = time.time()
         self.tb.tb('start-relay', timeout=40)
         t_start = time.time()
+        if self.srv_cap is not None:
+            self.check_server_first_run(t_stop_call, t_start_call)
         recovered = None
         while time.time() - t_start < RECOVERY_BOUND_S + 25 and p.poll() is None:
             for line in open(out).read().splitlines():
@@ -856,12 +868,10 @@ class Suite:
         self.tb.kill(p, signal.SIGINT)
         check(recovered is not None, f'client 1\'s ping stream got no reply within '
                                      f'{RECOVERY_BOUND_S + 25} s of the relay restart')
-        self.note('restart', f'relay down {t_start - t_stop:.1f} s; ongoing client ping answered again '
+        self.note('restart', f'relay down {t_start - t_stop_call:.1f} s (stop called -> started again, '
+                             f'of which {t_start - t_start_call:.1f} s start-up); ongoing client ping answered again '
                              f'{recovered:.1f} s after the restart')
         check(recovered <= RECOVERY_BOUND_S, f'recovery took {recovered:.1f} s (> {RECOVERY_BOUND_S} s)')
-        sent, got = self.tb.ping('v6h', self.tb.addr(2), count=10, wait=5)
-        self.note('restart', f'native -> client 2 after the restart: {got}/10')
-        check(got >= 9, f'native host -> client 2 after the restart: {got}/10')
         if self.tb.server == 'terelay':
             # the server restarted with the relay (one process): both clients qualify again
             # against the new instance, at their next refresh (<= 30 s) or its retries (4 s apart)
@@ -876,26 +886,54 @@ class Suite:
                 self.note('restart', f'client {n} re-qualified: RS {at:.1f} s after terelay was started again, '
                                      f'RA {rtt * 1000:.1f} ms later; address {a}')
             self.check_server_process('restart')
+        sent, got = self.tb.ping('v6h', self.tb.addr(2), count=10, wait=5)
+        self.note('restart', f'native -> client 2 after the restart: {got}/10')
+        check(got >= 9, f'native host -> client 2 after the restart: {got}/10')
 
-    def check_final_stats(self, t_stop_call):
+    def wait_refresh_phase(self, margin):
+        """With the server in terelay's process a restart is also a server outage. A Miredo
+        client whose refresh RS and its two retries (4 s apart) all go unanswered gives up its
+        address and tries again only ~100 s later (teredo-server-notes §9). So the stop is
+        timed at least 'margin' s before either client's next refresh, read off its 30 s
+        schedule in the capture (the restart case asks 16 s and stops 2 s later, so terelay may
+        take 14 + 8 s to be back). Waits <= 31 s."""
+        deadline = time.time() + QUALIFY_REFRESH_S + 1
+        while True:
+            rs, _ = rs_ra_pairs(self.srv_cap.peek(), self.srv_ips)
+            last = {n: max((q['time'] for q in rs if q['src'] == NAT_WAN[n]), default=None) for n in (1, 2)}
+            check(None not in last.values(), f'restart: no RS of client(s) '
+                                             f'{[n for n, t in last.items() if t is None]} in the server capture')
+            nxt = min(t + QUALIFY_REFRESH_S for t in last.values())
+            if nxt - time.time() >= margin:
+                self.note('restart', f'{nxt - time.time():.1f} s to the next client refresh when the case '
+                                     f'began (its stop 2 s later)')
+                return
+            check(time.time() < deadline, f'restart: no instant {margin} s before both clients\' next refresh '
+                                          f'(last RSes {last})')
+            time.sleep(0.2)
+
+    def check_server_first_run(self, t_stop_call, t_start_call):
+        """The whole first run on rly/eth0 (frames before the second start began): every RA
+        the server role sent is in its stats JSON's srv_ra_sent, and every RS (but one sent
+        after the stop began) got exactly one RA."""
+        s = json.load(open(os.path.join(self.tb.dir, 'stats.last.json')))
+        first = [p for p in self.srv_cap.peek() if float(p.time) < t_start_call]
+        rs, ra = rs_ra_pairs(first, self.srv_ips)
+        self.note('restart', f'first run on the wire: {len(rs)} RSes, {len(ra)} RAs; stats JSON srv_rx '
+                             f'{s["srv_rx"]}, srv_ra_sent {s["srv_ra_sent"]}, srv_fwd_native {s["srv_fwd_native"]}, '
+                             f'srv_fwd_teredo {s["srv_fwd_teredo"]}')
+        check(s['srv_ra_sent'] == len(ra), f'terelay stats JSON: srv_ra_sent {s["srv_ra_sent"]}, but '
+                                           f'{len(ra)} RAs from the server crossed rly/eth0')
+        for q in rs:
+            n = sum(1 for a in ra if a['nonce'] == q['nonce'])
+            check(n == 1 or (n == 0 and q['time'] > t_stop_call - 0.5),
+                  f'RS from {q["src"]}:{q["sport"]} at {time.strftime("%T", time.localtime(q["time"]))} '
+                  f'got {n} RAs, expected exactly 1')
+
+    def check_final_stats(self):
         path = os.path.join(self.tb.dir, 'stats.last.json')
         check(os.path.exists(path), 'terelay wrote no --stats-json file at SIGTERM')
         s = json.load(open(path))
-        if self.srv_cap is not None:
-            # the whole first run on rly/eth0: every RA the server role sent is counted, and
-            # every RS (but one in the stop's last half second) got exactly one RA
-            time.sleep(0.3)
-            rs, ra = rs_ra_pairs(self.srv_cap.peek(), self.srv_ips)
-            self.note('restart', f'first run on the wire: {len(rs)} RSes, {len(ra)} RAs; stats JSON srv_rx '
-                                 f'{s["srv_rx"]}, srv_ra_sent {s["srv_ra_sent"]}, srv_fwd_native {s["srv_fwd_native"]}, '
-                                 f'srv_fwd_teredo {s["srv_fwd_teredo"]}')
-            check(s['srv_ra_sent'] == len(ra), f'terelay stats JSON: srv_ra_sent {s["srv_ra_sent"]}, but '
-                                               f'{len(ra)} RAs from the server crossed rly/eth0')
-            for q in rs:
-                n = sum(1 for a in ra if a['nonce'] == q['nonce'])
-                check(n == 1 or (n == 0 and q['time'] > t_stop_call - 0.5),
-                      f'RS from {q["src"]}:{q["sport"]} at {time.strftime("%T", time.localtime(q["time"]))} '
-                      f'got {n} RAs, expected exactly 1')
         drops = {k: v for k, v in s['drops'].items() if v}
         self.note('restart', f'stats JSON of the first run: encapsulated {s["encapsulated"]}, decapsulated '
                              f'{s["decapsulated"]}, bubbles {s["bubbles_sent"]}/{s["bubbles_received"]}, peers_trusted '
