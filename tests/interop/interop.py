@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""Interoperability suite: real Miredo clients behind NATs, miredo-server, a
+"""Interoperability suite: real Miredo clients behind NATs, a Teredo server, a
 native IPv6 host, and terelay (or Miredo, --relay miredo) as the Teredo relay,
-in network namespaces built by testbed.sh. Every case is an assertion; the
-suite exits 1 if any case fails, and prints a pass/fail table.
+in network namespaces built by testbed.sh. The server is miredo-server
+(198.18.0.10/.11, default) or terelay's own [server] role (--server terelay:
+198.18.0.40/.41 in the relay's process, no miredo-server anywhere). Every case
+is an assertion; the suite exits 1 if any case fails, and prints a pass/fail table.
 
-    interop.py [--relay terelay|miredo] [--terelay PATH] [--keep] [--only CASE,...]
+    interop.py [--relay terelay|miredo] [--server miredo|terelay] [--terelay PATH]
+               [--keep] [--only CASE,...]
 
 Runs as root (namespaces). Needs /usr/bin/python3 (scapy reads the captures).
 Traffic stays inside the namespaces it creates; they are removed on exit,
@@ -20,6 +23,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -28,7 +32,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTBED = os.path.join(HERE, 'testbed.sh')
 V6H = '2001:db8:6::100'
-SRV_IP = '198.18.0.10'
+# the Teredo server's primary and secondary address: miredo-server, or terelay's
+# [server] role (testbed.sh SERVER=terelay; secondary = primary + 1)
+SERVER_IPS = {'miredo': ('198.18.0.10', '198.18.0.11'), 'terelay': ('198.18.0.40', '198.18.0.41')}
 RLY_IP = '198.18.0.20'
 NAT_WAN = {1: '198.18.0.30', 2: '198.18.0.31'}
 REMAP_RANGE = (20000, 29999)
@@ -39,6 +45,17 @@ QUALIFY_REFRESH_S = 30
 BUBBLE_SCHEDULE_S = 4 * 2
 RECOVERY_BOUND_S = QUALIFY_REFRESH_S + BUBBLE_SCHEDULE_S + 12
 TCP_BYTES = 20 * 1024 * 1024
+# refresh case: RSes and RAs counted over this much idle time (>= 2 refresh periods)
+REFRESH_WINDOW_S = 65
+# Miredo 1.2.6's route test (libteredo/packets.c SendPing): the ICMPv6 echo request
+# it sends to a new native destination through its server, payload length 8 + 18
+MIREDO_ROUTE_TEST_PLEN = 26
+
+
+def teredo_prefix(server_ip):
+    """The /64 a Teredo server advertises: 2001:0000:<server IPv4>::/64 (RFC 4380 §4)."""
+    a = ipaddress.IPv6Address(b'\x20\x01\x00\x00' + ipaddress.IPv4Address(server_ip).packed + bytes(8))
+    return ipaddress.IPv6Network(f'{a}/64')
 
 
 class CaseFailed(AssertionError):
@@ -96,13 +113,17 @@ def helper_send(host, port, path):
 # ----------------------------------------------------------------------------- the testbed
 
 class Testbed:
-    def __init__(self, relay, terelay, tb_dir, prefix):
+    NAMESPACES = ('cli1', 'nat1', 'cli2', 'nat2', 'srv', 'rly', 'v6h', 'sw')   # testbed.sh ALL_NS
+
+    def __init__(self, relay, server, terelay, tb_dir, prefix):
         self.relay = relay
+        self.server = server
         self.dir = tb_dir
         self.prefix = prefix
-        self.env = dict(os.environ, RELAY=relay, TB_DIR=tb_dir, NS_PREFIX=prefix,
+        self.env = dict(os.environ, RELAY=relay, SERVER=server, TB_DIR=tb_dir, NS_PREFIX=prefix,
                         TERELAY=terelay or '', FILE_PREFIX=prefix + 'terelay')
         self.procs = []
+        self.last_rtt = None
 
     def ns(self, name):
         return self.prefix + name
@@ -145,6 +166,22 @@ class Testbed:
     def addr(self, n):
         return self.tb('addr', str(n))
 
+    def processes(self, comm):
+        """{namespace: [pids]} of the processes named comm in this run's namespaces."""
+        found = {}
+        for ns in self.NAMESPACES:
+            r = subprocess.run(['ip', 'netns', 'pids', self.ns(ns)], capture_output=True, text=True, timeout=10)
+            if r.returncode != 0:
+                raise CaseFailed(f'ip netns pids {self.ns(ns)} failed: {r.stderr.strip()}')
+            for pid in r.stdout.split():
+                try:
+                    name = open(f'/proc/{pid}/comm').read().strip()
+                except OSError:
+                    continue                    # exited meanwhile
+                if name == comm:
+                    found.setdefault(ns, []).append(int(pid))
+        return found
+
     def mac(self, ns, ifname):
         return self.run(ns, ['cat', f'/sys/class/net/{ifname}/address'], check_rc=True).stdout.strip()
 
@@ -152,6 +189,8 @@ class Testbed:
         r = self.run(ns, ['ping', '-6', '-n', '-c', str(count), '-i', str(interval), '-W', str(wait), dst],
                      timeout=count * interval + wait + 30)
         m = re.search(r'(\d+) packets transmitted, (\d+) received', r.stdout)
+        rtt = re.search(r'rtt min/avg/max/mdev = ([\d.]+)/([\d.]+)/([\d.]+)', r.stdout)
+        self.last_rtt = tuple(float(x) for x in rtt.groups()) if rtt else None   # ms: min, avg, max
         return (int(m.group(1)), int(m.group(2))) if m else (count, 0)
 
     def cleanup(self):
@@ -184,6 +223,27 @@ class Capture:
         from scapy.all import rdpcap  # noqa: E402 (only /usr/bin/python3 has scapy)
         return rdpcap(self.path)
 
+    def peek(self):
+        """The frames written so far (tcpdump -U), while it runs: complete records only,
+        as scapy Ether packets with .time set."""
+        from scapy.all import Ether
+        data = open(self.path, 'rb').read()
+        if len(data) < 24:
+            return []
+        magic = struct.unpack('<I', data[:4])[0]
+        end = '<' if magic in (0xa1b2c3d4, 0xa1b23c4d) else '>'
+        frac = 1e-9 if struct.unpack(end + 'I', data[:4])[0] == 0xa1b23c4d else 1e-6
+        out, off = [], 24
+        while off + 16 <= len(data):
+            sec, sub, incl, _ = struct.unpack(end + 'IIII', data[off:off + 16])
+            if off + 16 + incl > len(data):
+                break
+            p = Ether(data[off + 16:off + 16 + incl])
+            p.time = sec + sub * frac
+            out.append(p)
+            off += 16 + incl
+        return out
+
 
 def teredo_decode(a):
     b = ipaddress.IPv6Address(a).packed
@@ -211,6 +271,58 @@ def teredo_inner(pkt):
         return None
     return (str(ipaddress.IPv6Address(d[8:24])), str(ipaddress.IPv6Address(d[24:40])), d[6],
             int.from_bytes(d[4:6], 'big'))
+
+
+def teredo_udp(pkt):
+    """A Teredo UDP frame's fields: outer addresses, the auth header's nonce and the origin
+    indication (RFC 4380 §5.1.1) if present, the IPv6 packet, its next header and, for
+    ICMPv6, its type. None if the UDP payload is not [auth][origin]IPv6."""
+    from scapy.all import IP, UDP
+    if IP not in pkt or UDP not in pkt:
+        return None
+    d = bytes(pkt[UDP].payload)
+    nonce = origin = None
+    while len(d) >= 2 and d[0] == 0:
+        if d[1] == 1 and len(d) >= 4:
+            n = 4 + d[2] + d[3]
+            if len(d) < n + 9:
+                return None
+            nonce, d = d[n:n + 8], d[n + 9:]
+        elif d[1] == 0 and len(d) >= 8:
+            origin = (str(ipaddress.IPv4Address(bytes(x ^ 0xff for x in d[4:8]))),
+                      int.from_bytes(d[2:4], 'big') ^ 0xffff)
+            d = d[8:]
+        else:
+            return None
+    if len(d) < 40 or d[0] >> 4 != 6:
+        return None
+    return {'time': float(pkt.time), 'src': pkt[IP].src, 'sport': pkt[UDP].sport, 'dst': pkt[IP].dst,
+            'dport': pkt[UDP].dport, 'nonce': nonce, 'origin': origin, 'ip6': d, 'nh': d[6],
+            'icmp': d[40] if d[6] == 58 and len(d) > 40 else None}
+
+
+def ra_prefixes(ip6):
+    """The prefixes (IPv6Network) of the Prefix Information options of a router advertisement."""
+    out, o = [], 40 + 16
+    while o + 2 <= len(ip6) and ip6[o + 1]:
+        if ip6[o] == 3 and ip6[o + 1] == 4 and o + 32 <= len(ip6):
+            out.append(ipaddress.IPv6Network((ipaddress.IPv6Address(ip6[o + 16:o + 32]), ip6[o + 2]), strict=False))
+        o += 8 * ip6[o + 1]
+    return out
+
+
+def rs_ra_pairs(frames, server_ips):
+    """(RSes to the server, RAs from it) among frames, each as teredo_udp() dicts."""
+    rs, ra = [], []
+    for p in frames:
+        t = teredo_udp(p)
+        if t is None:
+            continue
+        if t['dst'] in server_ips and t['dport'] == 3544 and t['icmp'] == 133:
+            rs.append(t)
+        elif t['src'] in server_ips and t['sport'] == 3544 and t['icmp'] == 134:
+            ra.append(t)
+    return rs, ra
 
 
 # ------------------------------------------------------------------------- relay counters
@@ -270,6 +382,24 @@ class Counters:
         self.source = 'summary line'
         return self.line(time.time() + 0.1)
 
+    def snapshot(self, caps, what):
+        """terelay's counters read at an instant no frame of the captures caps is near
+        (0.5 s either side), so that a capture's frames split exactly into before and
+        after it: (counters, t_read_start, t_read_end). Needs the telemetry command."""
+        for _ in range(6):
+            time.sleep(0.3)
+            t_a = time.time()
+            v = self.telemetry()
+            t_b = time.time()
+            check(v is not None, f'{what}: terelay\'s telemetry /terelay/stats did not answer '
+                                 f'(needed for the srv_* counters)')
+            time.sleep(0.6)
+            if not any(t_a - 0.5 <= float(p.time) <= t_b + 0.5 for c in caps for p in c.peek()):
+                self.source = 'telemetry /terelay/stats'
+                return v, t_a, t_b
+            time.sleep(1.0)
+        raise CaseFailed(f'{what}: no quiet instant in 6 tries to read terelay\'s counters')
+
     @staticmethod
     def delta(a, b, k):
         return b.get(k, 0) - a.get(k, 0)
@@ -284,6 +414,44 @@ class Suite:
         self.results = []
         self.notes = {}
         self.srv_mac6 = None
+        self.srv_ips = SERVER_IPS[tb.server]
+        self.srv_cap = None       # --server terelay: the server's frames on rly/eth0, the whole run
+
+    def check_server_process(self, case):
+        """The clients' server is the one under test: with terelay as server no
+        miredo-server process exists in any namespace of the run; with miredo-server
+        exactly one runs, in srv."""
+        found = self.tb.processes('miredo-server')
+        if self.tb.server == 'terelay':
+            check(not found, 'terelay is the server, yet miredo-server runs: ' + ', '.join(
+                f'pid {p} in {self.tb.ns(ns)}' for ns, pids in found.items() for p in pids))
+            self.note(case, f'no miredo-server process in the run\'s {len(Testbed.NAMESPACES)} namespaces')
+        else:
+            check(list(found) == ['srv'], f'miredo-server processes by namespace: {found or "none"}, '
+                                          f'expected one in {self.tb.ns("srv")} only')
+
+    def wait_rs_answered(self, caps, n, after, bound, what):
+        """Time (from 'after') at which client n's first RS sent after 'after' was answered
+        by exactly one RA (same nonce, back to its mapping); fails after 'bound' seconds."""
+        deadline = after + bound
+        while True:
+            rs, ra = rs_ra_pairs([p for c in caps for p in c.peek()], self.srv_ips)
+            for q in (q for q in rs if q['src'] == NAT_WAN[n] and q['time'] > after):
+                answers = [a for a in ra if a['nonce'] == q['nonce']]
+                if answers:
+                    check(len(answers) == 1, f'{what}: client {n}\'s RS at {q["time"] - after:.1f} s got '
+                                             f'{len(answers)} RAs')
+                    a = answers[0]
+                    check((a['dst'], a['dport']) == (q['src'], q['sport']),
+                          f'{what}: RA for client {n} went to {a["dst"]}:{a["dport"]}, not its mapping '
+                          f'{q["src"]}:{q["sport"]}')
+                    return q['time'] - after, a['time'] - q['time']
+            if time.time() > deadline:
+                sent = [round(q['time'] - after, 1) for q in rs if q['src'] == NAT_WAN[n] and q['time'] > after]
+                lg = open(os.path.join(self.tb.dir, f'client{n}.log')).read().strip().splitlines()
+                raise CaseFailed(f'{what}: client {n}: no RS answered by an RA within {bound} s '
+                                 f'(RSes sent at {sent} s); its miredo log ends {lg[-3:]}')
+            time.sleep(0.5)
 
     def note(self, case, msg):
         log(f'  {msg}')
@@ -291,18 +459,26 @@ class Suite:
 
     def wire_counts(self, pkts, client):
         """On the native host's link: packets between client and v6host that went through
-        the relay, per direction (everything not via the Teredo server's MAC: the server
-        forwards only the client's first echo test, and never carries replies)."""
-        from scapy.all import Ether, IPv6
-        up = down = 0
+        the relay, per direction, and those the Teredo server forwarded (client -> native
+        only: the server forwards only the client's echo test, and never carries replies).
+        miredo-server's frames are told apart by its MAC; terelay's server role shares the
+        relay's port and MAC, so its frames are told apart by what they are: Miredo's
+        route test (an echo request with payload length 26, libteredo SendPing)."""
+        from scapy.all import Ether, IPv6, ICMPv6EchoRequest
+        up = down = via_srv = 0
         for p in pkts:
             if IPv6 not in p:
                 continue
-            if p[IPv6].src == client and p[IPv6].dst == V6H and p[Ether].src != self.srv_mac6:
-                up += 1
+            if p[IPv6].src == client and p[IPv6].dst == V6H:
+                if self.tb.server == 'terelay':
+                    srv = ICMPv6EchoRequest in p and p[IPv6].plen == MIREDO_ROUTE_TEST_PLEN
+                else:
+                    srv = p[Ether].src == self.srv_mac6
+                via_srv += srv
+                up += not srv
             elif p[IPv6].src == V6H and p[IPv6].dst == client and p[Ether].dst != self.srv_mac6:
                 down += 1
-        return up, down
+        return up, down, via_srv
 
     # -- 1
     def case_qualify(self):
@@ -312,10 +488,101 @@ class Suite:
             check(ipaddress.IPv6Address(a) in ipaddress.IPv6Network('2001::/32'),
                   f'client {n} address {a} is not in the Teredo prefix 2001:0::/32')
             d = teredo_decode(a)
-            check(d['server'] == SRV_IP, f'client {n} address {a} names server {d["server"]}, not {SRV_IP}')
+            srv = self.srv_ips[0]
+            check(d['server'] == srv, f'client {n} address {a} names server {d["server"]}, not {srv}')
             check(d['ip'] == NAT_WAN[n], f'client {n} address {a} maps to {d["ip"]}, not NAT {NAT_WAN[n]}')
             self.note('qualify', f'client {n}: {a} (server {d["server"]}, mapped {d["ip"]}:{d["port"]}, '
                                  f'flags 0x{d["flags"]:04x})')
+            # the kernel's view: ip -6 addr in the client's namespace holds the address in the
+            # prefix the server advertises, 2001:0:<server IPv4>::/64
+            pfx = teredo_prefix(srv)
+            out = self.tb.run(f'cli{n}', ['ip', '-6', 'addr', 'show', 'dev', 'teredo'], check_rc=True).stdout
+            glob = [ipaddress.IPv6Address(m.group(1)) for m in
+                    re.finditer(r'inet6 ([0-9a-f:]+)/\d+ scope global', out)]
+            check(glob and all(g in pfx for g in glob),
+                  f'client {n}: ip -6 addr shows global address(es) {[str(g) for g in glob]}, not in {pfx} '
+                  f'(the prefix of server {srv})')
+            # Miredo's own log says it qualified, with that address
+            lg = open(os.path.join(self.tb.dir, f'client{n}.log')).read()
+            addrs = re.findall(r'\(address: ([0-9a-f:]+), MTU: (\d+)\)', lg)
+            check('New Teredo address/MTU' in lg and 'Teredo pseudo-tunnel started' in lg and addrs,
+                  f'client {n}\'s miredo log does not show qualification: {lg.strip()[-300:]!r}')
+            check(ipaddress.IPv6Address(addrs[-1][0]) == ipaddress.IPv6Address(a),
+                  f'client {n}\'s miredo log says address {addrs[-1][0]}, ip -6 addr says {a}')
+            self.note('qualify', f'client {n}: miredo log "Teredo pseudo-tunnel started (address: {addrs[-1][0]}, '
+                                 f'MTU: {addrs[-1][1]})"; ip -6 addr: {", ".join(map(str, glob))} in {pfx}')
+        ms = [open(os.path.join(self.tb.dir, f'client{n}.qualify_ms')).read().strip() for n in (1, 2)]
+        self.note('qualify', f'time from miredo\'s start to its address: client 1 {ms[0]} ms, client 2 {ms[1]} ms')
+        self.check_server_process('qualify')
+
+    # -- 1b
+    def case_refresh(self):
+        """Over REFRESH_WINDOW_S of idle time each client refreshes its qualification (RS to
+        the server) at least twice, never more than 30 s apart (RFC 4380 §5.2.7: at least
+        every 30 s), and every RS gets exactly one RA: from the address it was sent to
+        (cone bit 0), back to the client's mapping, with an origin indication naming that
+        mapping and the server's prefix. With terelay as server its counters agree exactly:
+        srv_rx = frames to the server, srv_ra_sent = RAs on the wire."""
+        P, S = self.srv_ips
+        pfx = teredo_prefix(P)
+        caps = [Capture(self.tb, f'nat{n}', 'wan', f'udp and (host {P} or host {S})', f'refresh{n}')
+                for n in (1, 2)]
+        terelay = self.tb.relay == 'terelay'
+        if terelay:
+            c0, w0, _ = self.c.snapshot(caps, 'refresh')
+        else:
+            time.sleep(0.5)
+            w0 = time.time()
+        time.sleep(max(0.0, w0 + REFRESH_WINDOW_S - time.time()))
+        if terelay:
+            c1, _, w1 = self.c.snapshot(caps, 'refresh')
+        else:
+            w1 = time.time()
+        time.sleep(1.0)                       # an RA to an RS at the window's end is still captured
+        frames = [p for c in caps for p in c.stop()]
+        rs, ra = rs_ra_pairs(frames, self.srv_ips)
+        ws = [f for f in frames if w0 <= float(f.time) <= w1]
+        self.note('refresh', f'{w1 - w0:.1f} s window: {len(ws)} frames to or from the server on the NATs\' '
+                             f'outside links')
+        for n in (1, 2):
+            mine = sorted((q for q in rs if q['src'] == NAT_WAN[n]), key=lambda q: q['time'])
+            inw = [q for q in mine if w0 <= q['time'] <= w1]
+            gaps = [b['time'] - a['time'] for a, b in zip(mine, mine[1:])]
+            lat = []
+            for q in inw:
+                answers = [a for a in ra if a['nonce'] == q['nonce']]
+                check(len(answers) == 1, f'client {n}: RS at +{q["time"] - w0:.1f} s (nonce {q["nonce"].hex()}) '
+                                         f'got {len(answers)} RAs, expected exactly 1')
+                a = answers[0]
+                check(a['src'] == q['dst'], f'client {n}: RA from {a["src"]} to an RS sent to {q["dst"]} '
+                                            f'(a cone-0 client is answered from the same address)')
+                check((a['dst'], a['dport']) == (q['src'], q['sport']),
+                      f'client {n}: RA went to {a["dst"]}:{a["dport"]}, not the RS\'s source {q["src"]}:{q["sport"]}')
+                check(a['origin'] == (q['src'], q['sport']),
+                      f'client {n}: RA origin indication {a["origin"]}, expected {q["src"]}:{q["sport"]}')
+                check(ra_prefixes(a['ip6']) == [pfx], f'client {n}: RA advertises {ra_prefixes(a["ip6"])}, '
+                                                      f'expected [{pfx}]')
+                lat.append((a['time'] - q['time']) * 1000)
+            stray = [a for a in ra if a['dst'] == NAT_WAN[n] and w0 <= a['time'] <= w1
+                     and not any(q['nonce'] == a['nonce'] for q in mine)]
+            self.note('refresh', f'client {n}: {len(inw)} RSes in the window (to {sorted({q["dst"] for q in inw})}), '
+                                 f'each answered by one RA in {max(lat, default=0):.1f} ms at most; '
+                                 f'RS intervals {[round(g, 2) for g in gaps]} s')
+            check(len(inw) >= 2, f'client {n} sent {len(inw)} RS in {w1 - w0:.0f} s, expected >= 2 refreshes')
+            check(all(g <= QUALIFY_REFRESH_S + 1 for g in gaps),
+                  f'client {n}: RS intervals {[round(g, 1) for g in gaps]} s, expected <= {QUALIFY_REFRESH_S} s (+1)')
+            check(not stray, f'client {n}: {len(stray)} RAs with no matching RS')
+        if terelay:
+            d = {k: Counters.delta(c0, c1, k) for k in ('srv_rx', 'srv_ra_sent', 'srv_fwd_native',
+                                                          'srv_fwd_teredo', 'srv_echo_replies')}
+            to_srv = sum(1 for f in ws if teredo_udp(f) and teredo_udp(f)['dst'] in self.srv_ips)
+            ras = sum(1 for a in ra if w0 <= a['time'] <= w1)
+            self.note('refresh', f'terelay srv_* deltas {d}; on the wire {to_srv} frames to the server, {ras} RAs')
+            want_rx, want_ra = (to_srv, ras) if self.tb.server == 'terelay' else (0, 0)
+            check(d['srv_rx'] == want_rx, f'terelay srv_rx +{d["srv_rx"]}, expected {want_rx} (frames to the '
+                                          f'server on the wire)')
+            check(d['srv_ra_sent'] == want_ra, f'terelay srv_ra_sent +{d["srv_ra_sent"]}, expected {want_ra} '
+                                               f'(RAs on the wire)')
 
     # -- 2
     def case_ping_client_first(self):
@@ -326,11 +593,12 @@ class Suite:
         time.sleep(1.0)
         pk = cap.stop()
         after = self.c.get()
-        self.note('ping', f'client 1 -> {V6H}: {got}/{sent} replies')
+        self.note('ping', f'client 1 -> {V6H}: {got}/{sent} replies' +
+                  (' (rtt min/avg/max %.2f/%.2f/%.2f ms)' % self.tb.last_rtt if self.tb.last_rtt else ''))
         check(got >= 9, f'ping -6 client 1 -> native host: {got}/{sent} replies, need >= 9')
-        up, down = self.wire_counts(pk, a)
+        up, down, via_srv = self.wire_counts(pk, a)
         self.note('ping', f'on the native link: {up} packets client->native via the relay, '
-                          f'{down} native->client sent to the relay')
+                          f'{down} native->client sent to the relay, {via_srv} client->native via the server')
         check(up >= 9 and down >= 9, f'the relay carried {up} up / {down} down packets, expected >= 9 each')
         if after is not None:
             d = {k: Counters.delta(before, after, k) for k in after if isinstance(after[k], int)}
@@ -348,6 +616,12 @@ class Suite:
                                             f'{up} arrived at the native host from it')
             check(d['encapsulated'] == down, f'terelay encapsulated {d["encapsulated"]} packets but the '
                                               f'native host sent it {down} for the client')
+            if self.tb.server == 'terelay':
+                check('srv_fwd_native' in d, f'terelay\'s counters ({self.c.source}) have no srv_fwd_native')
+                self.note('ping', f'terelay server role: srv_fwd_native +{d["srv_fwd_native"]}')
+                check(via_srv >= 1, 'no route test of client 1 reached the native host through the server')
+                check(d['srv_fwd_native'] == via_srv, f'terelay\'s server role forwarded {d["srv_fwd_native"]} '
+                                                      f'packets natively but {via_srv} route tests arrived')
 
     # -- 3
     def case_native_first(self):
@@ -355,7 +629,8 @@ class Suite:
         before = self.c.get()
         sent, got = self.tb.ping('v6h', a, count=10, wait=5)
         after = self.c.get()
-        self.note('native_first', f'{V6H} -> fresh client 2 {a}: {got}/{sent} replies')
+        self.note('native_first', f'{V6H} -> fresh client 2 {a}: {got}/{sent} replies' +
+                  (' (rtt min/avg/max %.2f/%.2f/%.2f ms)' % self.tb.last_rtt if self.tb.last_rtt else ''))
         check(got >= 9, f'native host -> client 2 (never contacted): {got}/{sent} replies, need >= 9')
         if after is not None:
             q = Counters.delta(before, after, 'queued') if 'queued' in after else None
@@ -369,7 +644,8 @@ class Suite:
         self.tb.tb('stop-client', '2')
         self.tb.tb('start-client', '2', timeout=40)
         a2 = self.tb.addr(2)
-        self.note('native_first', f'client 2 restarted: new address {a2}')
+        self.note('native_first', f'client 2 restarted: new address {a2}, qualified in '
+                                  f'{open(os.path.join(self.tb.dir, "client2.qualify_ms")).read().strip()} ms')
         check(a2 != a, f'client 2 came back with the same address {a}: not a fresh peer for the TCP test')
         out = os.path.join(self.tb.dir, 'nf_tcp.recv')
         data = os.path.join(self.tb.dir, 'nf_tcp.data')
@@ -539,6 +815,9 @@ class Suite:
         check(ok_at <= RECOVERY_BOUND_S, f'traffic recovered after {ok_at:.1f} s, beyond the '
                                          f'{RECOVERY_BOUND_S} s retry schedule bound')
         check(got >= 9, f'after the mapping change: {got}/10 replies')
+        check(new['server'] == self.srv_ips[0] and new['ip'] == NAT_WAN[1],
+              f'the client\'s new address {a1} names server {new["server"]} and NAT {new["ip"]}, expected '
+              f'{self.srv_ips[0]} and {NAT_WAN[1]}')
         check(REMAP_RANGE[0] <= new['port'] <= REMAP_RANGE[1],
               f'the client\'s new address {a1} maps to port {new["port"]}, outside the new masquerade range')
         from scapy.all import IP, UDP
@@ -560,17 +839,22 @@ class Suite:
 
     # -- 7
     def case_restart(self):
+        if self.tb.server == 'terelay':
+            self.wait_refresh_phase(16.0)      # the ping below runs 2 s before the stop
         out = os.path.join(self.tb.dir, 'restart.ping')
         p = self.tb.spawn('cli1', ['ping', '-6', '-n', '-D', '-i', '0.25', '-W', '1',
                                    '-w', str(RECOVERY_BOUND_S + 30), V6H], out=out)
         time.sleep(2)
+        t_stop_call = time.time()
         self.tb.tb('stop-relay', timeout=40)
-        t_stop = time.time()
         if self.tb.relay == 'terelay':
             self.check_final_stats()
         time.sleep(1)
+        t_start_call = time.time()
         self.tb.tb('start-relay', timeout=40)
         t_start = time.time()
+        if self.srv_cap is not None:
+            self.check_server_first_run(t_stop_call, t_start_call)
         recovered = None
         while time.time() - t_start < RECOVERY_BOUND_S + 25 and p.poll() is None:
             for line in open(out).read().splitlines():
@@ -584,12 +868,67 @@ class Suite:
         self.tb.kill(p, signal.SIGINT)
         check(recovered is not None, f'client 1\'s ping stream got no reply within '
                                      f'{RECOVERY_BOUND_S + 25} s of the relay restart')
-        self.note('restart', f'relay down {t_start - t_stop:.1f} s; ongoing client ping answered again '
+        self.note('restart', f'relay down {t_start - t_stop_call:.1f} s (stop called -> started again, '
+                             f'of which {t_start - t_start_call:.1f} s start-up); ongoing client ping answered again '
                              f'{recovered:.1f} s after the restart')
         check(recovered <= RECOVERY_BOUND_S, f'recovery took {recovered:.1f} s (> {RECOVERY_BOUND_S} s)')
+        if self.tb.server == 'terelay':
+            # the server restarted with the relay (one process): both clients qualify again
+            # against the new instance, at their next refresh (<= 30 s) or its retries (4 s apart)
+            for n in (1, 2):
+                at, rtt = self.wait_rs_answered([self.srv_cap], n, t_start_call,
+                                                QUALIFY_REFRESH_S + BUBBLE_SCHEDULE_S + 7, 'restart')
+                a = self.tb.addr(n)
+                d = teredo_decode(a) if a else {}
+                check(a and d['server'] == self.srv_ips[0] and d['ip'] == NAT_WAN[n],
+                      f'client {n} after the restart: address {a!r} (expected one naming server '
+                      f'{self.srv_ips[0]} and NAT {NAT_WAN[n]})')
+                self.note('restart', f'client {n} re-qualified: RS {at:.1f} s after terelay was started again, '
+                                     f'RA {rtt * 1000:.1f} ms later; address {a}')
+            self.check_server_process('restart')
         sent, got = self.tb.ping('v6h', self.tb.addr(2), count=10, wait=5)
         self.note('restart', f'native -> client 2 after the restart: {got}/10')
         check(got >= 9, f'native host -> client 2 after the restart: {got}/10')
+
+    def wait_refresh_phase(self, margin):
+        """With the server in terelay's process a restart is also a server outage. A Miredo
+        client whose refresh RS and its two retries (4 s apart) all go unanswered gives up its
+        address and tries again only ~100 s later (teredo-server-notes §9). So the stop is
+        timed at least 'margin' s before either client's next refresh, read off its 30 s
+        schedule in the capture (the restart case asks 16 s and stops 2 s later, so terelay may
+        take 14 + 8 s to be back). Waits <= 31 s."""
+        deadline = time.time() + QUALIFY_REFRESH_S + 1
+        while True:
+            rs, _ = rs_ra_pairs(self.srv_cap.peek(), self.srv_ips)
+            last = {n: max((q['time'] for q in rs if q['src'] == NAT_WAN[n]), default=None) for n in (1, 2)}
+            check(None not in last.values(), f'restart: no RS of client(s) '
+                                             f'{[n for n, t in last.items() if t is None]} in the server capture')
+            nxt = min(t + QUALIFY_REFRESH_S for t in last.values())
+            if nxt - time.time() >= margin:
+                self.note('restart', f'{nxt - time.time():.1f} s to the next client refresh when the case '
+                                     f'began (its stop 2 s later)')
+                return
+            check(time.time() < deadline, f'restart: no instant {margin} s before both clients\' next refresh '
+                                          f'(last RSes {last})')
+            time.sleep(0.2)
+
+    def check_server_first_run(self, t_stop_call, t_start_call):
+        """The whole first run on rly/eth0 (frames before the second start began): every RA
+        the server role sent is in its stats JSON's srv_ra_sent, and every RS (but one sent
+        after the stop began) got exactly one RA."""
+        s = json.load(open(os.path.join(self.tb.dir, 'stats.last.json')))
+        first = [p for p in self.srv_cap.peek() if float(p.time) < t_start_call]
+        rs, ra = rs_ra_pairs(first, self.srv_ips)
+        self.note('restart', f'first run on the wire: {len(rs)} RSes, {len(ra)} RAs; stats JSON srv_rx '
+                             f'{s["srv_rx"]}, srv_ra_sent {s["srv_ra_sent"]}, srv_fwd_native {s["srv_fwd_native"]}, '
+                             f'srv_fwd_teredo {s["srv_fwd_teredo"]}')
+        check(s['srv_ra_sent'] == len(ra), f'terelay stats JSON: srv_ra_sent {s["srv_ra_sent"]}, but '
+                                           f'{len(ra)} RAs from the server crossed rly/eth0')
+        for q in rs:
+            n = sum(1 for a in ra if a['nonce'] == q['nonce'])
+            check(n == 1 or (n == 0 and q['time'] > t_stop_call - 0.5),
+                  f'RS from {q["src"]}:{q["sport"]} at {time.strftime("%T", time.localtime(q["time"]))} '
+                  f'got {n} RAs, expected exactly 1')
 
     def check_final_stats(self):
         path = os.path.join(self.tb.dir, 'stats.last.json')
@@ -608,7 +947,7 @@ class Suite:
             check(s['bubbles_sent'] >= 1 and s['flushed'] >= 1,
                   'terelay stats JSON: no bubble sent / nothing flushed')
 
-    CASES = [('qualify', case_qualify), ('ping', case_ping_client_first),
+    CASES = [('qualify', case_qualify), ('refresh', case_refresh), ('ping', case_ping_client_first),
              ('native_first', case_native_first), ('tcp', case_tcp_bulk), ('udp', case_udp),
              ('two_clients', case_two_clients), ('nat_remap', case_nat_remap), ('restart', case_restart)]
 
@@ -616,6 +955,9 @@ class Suite:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--relay', choices=['terelay', 'miredo'], default=os.environ.get('RELAY', 'terelay'))
+    ap.add_argument('--server', choices=['miredo', 'terelay'], default=os.environ.get('SERVER', 'miredo'),
+                    help="the clients' Teredo server: miredo-server, or terelay's [server] role in the "
+                         "relay's process (needs --relay terelay)")
     ap.add_argument('--terelay', default=os.environ.get('TERELAY', ''))
     ap.add_argument('--keep', action='store_true', help='keep the log directory')
     ap.add_argument('--only', default='', help='comma-separated case names')
@@ -636,13 +978,17 @@ def main():
     except ImportError:
         print('interop: FAIL: scapy missing: run with /usr/bin/python3 (python3-scapy)', file=sys.stderr)
         return 1
+    if a.server == 'terelay' and a.relay != 'terelay':
+        print('interop: FAIL: --server terelay runs in terelay\'s process: needs --relay terelay', file=sys.stderr)
+        return 1
     if a.relay == 'terelay' and not os.access(a.terelay, os.X_OK):
         print(f'interop: FAIL: terelay binary not executable: {a.terelay!r}', file=sys.stderr)
         return 1
     t_start = time.time()
-    tb_dir = tempfile.mkdtemp(prefix=f'terelay-interop-{a.relay}-')
-    prefix = f'ti{os.getpid() % 100000}{a.relay[0]}-'
-    tb = Testbed(a.relay, a.terelay, tb_dir, prefix)
+    tag = a.relay + ('-server' if a.server == 'terelay' else '')
+    tb_dir = tempfile.mkdtemp(prefix=f'terelay-interop-{tag}-')
+    prefix = f'ti{os.getpid() % 100000}{a.relay[0]}{"s" if a.server == "terelay" else ""}-'
+    tb = Testbed(a.relay, a.server, a.terelay, tb_dir, prefix)
 
     def on_signal(sig, frame):
         raise SystemExit(128 + sig)
@@ -652,17 +998,26 @@ def main():
     suite = Suite(tb)
     failed = False
     try:
-        log(f'relay {a.relay}, namespaces {prefix}*, logs {tb_dir}')
+        log(f'relay {a.relay}, server {a.server}-server, namespaces {prefix}*, logs {tb_dir}')
         setup_err = None
         try:
             tb.tb('setup')
+            if a.server == 'terelay':     # the server role's frames, from before its start
+                P, S = SERVER_IPS['terelay']
+                suite.srv_cap = Capture(tb, 'rly', 'eth0', f'udp and (host {P} or host {S})', 'server')
             tb.tb('start', timeout=90)
             suite.srv_mac6 = tb.mac('srv', 'eth1')
         except (CaseFailed, subprocess.TimeoutExpired) as e:
             setup_err = f'testbed setup: {e}'
         only = set(filter(None, a.only.split(',')))
+        unknown = only - {n for n, _ in Suite.CASES}
+        if unknown:
+            raise SystemExit(f'interop: unknown case(s) {sorted(unknown)}')
         for name, fn in Suite.CASES:
             if only and name not in only:
+                continue
+            # refresh (65 s idle) belongs to the terelay-as-server run; elsewhere on request (--only)
+            if not only and name == 'refresh' and a.server != 'terelay':
                 continue
             t0 = time.time()
             log(f'case {name}')
@@ -682,12 +1037,12 @@ def main():
     finally:
         tb.cleanup()
     total = time.time() - t_start
-    print(f'\ninterop results, relay = {a.relay} ({total:.0f} s):')
+    print(f'\ninterop results, relay = {a.relay}, server = {a.server}-server ({total:.0f} s):')
     for name, res, dt, msg in suite.results:
         print(f'  {name:14s} {res}  {dt:6.1f} s  {msg}')
     if a.json:
         with open(a.json, 'w') as f:
-            json.dump({'relay': a.relay, 'seconds': round(total, 1),
+            json.dump({'relay': a.relay, 'server': a.server, 'seconds': round(total, 1),
                        'cases': [{'case': n, 'result': r, 'seconds': round(d, 1), 'message': m,
                                   'notes': suite.notes.get(n, [])} for n, r, d, m in suite.results]}, f, indent=1)
     if a.keep or failed:

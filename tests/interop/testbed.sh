@@ -280,7 +280,8 @@ stop_relay() {
 start_client() { # N: start miredo client N and wait for its Teredo address
 	local n=$1 ns addr i
 	ns=$(cli_ns "$n")
-	rm -f "$TB_DIR/client$n.addr"
+	rm -f "$TB_DIR/client$n.addr" "$TB_DIR/client$n.qualify_ms"
+	local t0; t0=$(date +%s%N)
 	launch "client$n" "$ns" miredo -f -c "$TB_DIR/client.conf" -p "$TB_DIR/client$n.mpid"
 	for i in $(seq 1 150); do
 		addr=$(nsx "$ns" ip -6 -o addr show dev teredo scope global 2>/dev/null | awk '{print $4}' | cut -d/ -f1)
@@ -289,7 +290,9 @@ start_client() { # N: start miredo client N and wait for its Teredo address
 	done
 	[ -n "$addr" ] || { log "client $n did not qualify in 15 s"; tail -5 "$TB_DIR/client$n.log" >&2; return 1; }
 	echo "$addr" >"$TB_DIR/client$n.addr"
-	log "client $n qualified: $addr"
+	# from the client's launch to its address on teredo (polled every 0.1 s)
+	echo $(( ($(date +%s%N) - t0) / 1000000 )) >"$TB_DIR/client$n.qualify_ms"
+	log "client $n qualified: $addr ($(cat "$TB_DIR/client$n.qualify_ms") ms)"
 }
 
 client_addr() { # N: current global address of client N's teredo interface
