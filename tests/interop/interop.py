@@ -947,9 +947,80 @@ class Suite:
             check(s['bubbles_sent'] >= 1 and s['flushed'] >= 1,
                   'terelay stats JSON: no bubble sent / nothing flushed')
 
+    # -- restart with the state file (terelay only; issue 18)
+    def ping_stream(self, ns, dst, secs, out):
+        return self.tb.spawn(ns, ['ping', '-6', '-n', '-D', '-i', '0.1', '-W', '1', '-w', str(secs), dst], out=out)
+
+    @staticmethod
+    def stream_outage(path, t_from):
+        """(lost, outage_s) of a `ping -D -i 0.1` stream from t_from on: the icmp_seq numbers
+        without a reply, and the longest time between two consecutive replies (the relay
+        forwards until it exits, so the gap is not where the stop began)."""
+        replies = []
+        for line in open(path).read().splitlines():
+            m = re.match(r'\[(\d+\.\d+)\] .*icmp_seq=(\d+)', line)
+            if m:
+                replies.append((float(m.group(1)), int(m.group(2))))
+        replies = sorted(r for r in replies if r[0] >= t_from)
+        if len(replies) < 2:
+            return None, None
+        seqs = {q for _, q in replies}
+        lost = replies[-1][1] - replies[0][1] + 1 - len(seqs)
+        return lost, max(b[0] - a[0] for a, b in zip(replies, replies[1:]))
+
+    def case_restart_state(self):
+        """terelay restarted with [state] file: a real client's streams both ways come back as
+        soon as the relay is up again (no re-verification), against ~30 s without the file
+        (case restart). Measures stop -> ready, and per stream the lost pings and the outage."""
+        state = os.path.join(self.tb.dir, 'state')
+        ini = os.path.join(self.tb.dir, 'terelay.ini')
+        self.tb.tb('stop-relay', timeout=40)
+        with open(ini, 'a') as f:
+            f.write(f'\n[state]\nfile = {state}\ninterval = 5\n')
+        self.tb.tb('start-relay', timeout=60)
+        # Both clients verified again by the relay that now has a state file (the first
+        # restart is the old story: up to RECOVERY_BOUND_S).
+        a2 = self.tb.addr(2)
+        t0 = time.time()
+        while time.time() - t0 < RECOVERY_BOUND_S + 10:
+            if self.tb.ping('cli1', V6H, count=2, wait=1)[1] >= 1 and self.tb.ping('v6h', a2, count=2, wait=1)[1] >= 1:
+                break
+        else:
+            raise CaseFailed('clients not reachable through the relay with its state file')
+        up = os.path.join(self.tb.dir, 'rs.client'), os.path.join(self.tb.dir, 'rs.native')
+        p1 = self.ping_stream('cli1', V6H, 30, up[0])
+        p2 = self.ping_stream('v6h', a2, 30, up[1])
+        time.sleep(4)
+        t_stop = time.time()
+        self.tb.tb('stop-relay', timeout=40)
+        t_down = time.time()
+        check(os.path.exists(state), 'no state file after SIGTERM')
+        self.tb.tb('start-relay', timeout=60)
+        t_up = time.time()
+        time.sleep(8)
+        self.tb.kill(p1, signal.SIGINT)
+        self.tb.kill(p2, signal.SIGINT)
+        log_txt = open(os.path.join(self.tb.dir, 'relay.log')).read()
+        m = re.findall(r'terelay: state: \S+: (\d+) peers trusted, (\d+) to re-verify', log_txt)
+        check(m and int(m[-1][0]) >= 2, f'the restarted relay did not load both clients as trusted: {m}')
+        res = {}
+        for what, path in (('client -> native', up[0]), ('native -> client 2', up[1])):
+            lost, outage = self.stream_outage(path, t_stop - 1)
+            check(outage is not None, f'{what}: no replies around the restart')
+            res[what] = (lost, outage)
+        restart_s = t_up - t_stop
+        self.note('restart_state', f'stop -> ready {restart_s:.1f} s (SIGTERM + exit {t_down - t_stop:.1f} s); '
+                  f'{m[-1][0]} peers trusted from the state file; ' +
+                  '; '.join(f'{w}: {l} pings lost, outage {o:.1f} s' for w, (l, o) in res.items()))
+        for what, (lost, outage) in res.items():
+            # at most what the restart itself takes, plus one ping interval and a second of slack
+            check(outage <= restart_s + 1.5, f'{what}: outage {outage:.1f} s > the restart itself '
+                                             f'({restart_s:.1f} s) + 1.5 s: the client was re-verified')
+
     CASES = [('qualify', case_qualify), ('refresh', case_refresh), ('ping', case_ping_client_first),
              ('native_first', case_native_first), ('tcp', case_tcp_bulk), ('udp', case_udp),
-             ('two_clients', case_two_clients), ('nat_remap', case_nat_remap), ('restart', case_restart)]
+             ('two_clients', case_two_clients), ('nat_remap', case_nat_remap), ('restart', case_restart),
+             ('restart_state', case_restart_state)]
 
 
 def main():
@@ -1018,6 +1089,9 @@ def main():
                 continue
             # refresh (65 s idle) belongs to the terelay-as-server run; elsewhere on request (--only)
             if not only and name == 'refresh' and a.server != 'terelay':
+                continue
+            # restart_state: terelay's [state] file, measured once, with the relay role alone
+            if name == 'restart_state' and (a.relay != 'terelay' or (a.server == 'terelay' and not only)):
                 continue
             t0 = time.time()
             log(f'case {name}')
