@@ -17,7 +17,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Under ASan/UBSan: everything that feeds packets or files into our code.
 # The namespace suites (interop, scale-out, ...) run real peers for minutes
 # and add nothing a sanitizer would see that conformance does not.
-san_suites="--suite unit --suite config --suite conformance --suite fuzz --suite adversarial --suite fault"
+san_suites="--suite unit --suite config --suite conformance --suite fuzz --suite adversarial --suite fault --suite state"
 
 # run_build DIR [meson test selection...]: runs the tests, leaves DIR/expected.
 run_build() {
