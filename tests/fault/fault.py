@@ -475,6 +475,14 @@ def restart_with_state(exe, work, vdev, conf, r, tr, which, before):
     check(os.path.exists(state), "no state file")
     r.cleanup()
     r = Relay(exe, work, "ns2" + which, vdev, conf)
+    try:
+        return second_run(r, tr, which, before, t_kill)
+    except BaseException:
+        r.cleanup()        # the caller holds the first relay: this one is ours to end
+        raise
+
+
+def second_run(r, tr, which, before, t_kill):
     r.wait_ready()
     t_up = time.time()
     out = r.output()
