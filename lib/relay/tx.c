@@ -48,8 +48,9 @@ int tr_encap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uin
 		  uint32_t ip, uint16_t port, uint64_t dst_mac)
 {
 	const struct tr_relay *r = lc->relay;
-	/* New frame: Ethernet + IPv4 + UDP in front of the IPv6 packet. */
-	int delta = TR_ETH_HLEN + TR_ENCAP_HLEN - (int)ip6_off;
+	const unsigned l2 = r->tx_l2_len[TR_SIDE_TEREDO];
+	/* New frame: Ethernet (+ tags) + IPv4 + UDP in front of the IPv6 packet. */
+	int delta = (int)(l2 + TR_ENCAP_HLEN) - (int)ip6_off;
 
 	if (delta > 0) {
 		if (rte_pktmbuf_prepend(m, (uint16_t)delta) == NULL)
@@ -58,16 +59,22 @@ int tr_encap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uin
 		rte_pktmbuf_adj(m, (uint16_t)-delta);
 	}
 	/* Drop link-layer padding and RFC 6081 trailers: forward 40 + plen. */
-	uint32_t want = TR_ETH_HLEN + TR_ENCAP_HLEN + ip6_len;
+	uint32_t want = l2 + TR_ENCAP_HLEN + ip6_len;
 	if (m->pkt_len > want)
 		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - want));
 
-	/* The identity and MAC are fixed once the ports are up: the template
-	 * is filled on this lcore's first encapsulation. */
+	/* The identity, MAC and tags are fixed once the ports are up: the
+	 * template is filled on this lcore's first encapsulation. */
 	if (unlikely(!lc->encap_ready)) {
-		tr_encap_tmpl_init(&lc->encap, r->mac_teredo.addr_bytes, r->id.ipv4, r->id.port,
-				   r->cfg.ttl);
+		tr_encap_tmpl_init_vlan(&lc->encap, r->mac_teredo.addr_bytes,
+					&r->tx_vlan[TR_SIDE_TEREDO], r->id.ipv4, r->id.port,
+					r->cfg.ttl);
 		lc->encap_ready = true;
+	}
+	if (unlikely(r->tx_vlan_ol[TR_SIDE_TEREDO] != 0)) {
+		m->ol_flags |= r->tx_vlan_ol[TR_SIDE_TEREDO];
+		m->vlan_tci = r->tx_tci[TR_SIDE_TEREDO];
+		m->vlan_tci_outer = r->tx_tci_outer[TR_SIDE_TEREDO];
 	}
 	struct rte_ether_addr dst;
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
@@ -80,7 +87,7 @@ int tr_encap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uin
 	} else {
 		tr_encap_tmpl_write(&lc->encap, f, dst.addr_bytes, ip, port, lc->ip_id++, ip6_len);
 	}
-	m->l2_len = TR_ETH_HLEN;
+	m->l2_len = l2;
 	m->l3_len = TR_IPV4_HLEN;
 	m->port = r->port_teredo;
 	return 0;
@@ -90,9 +97,12 @@ void tr_decap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, ui
 {
 	const struct tr_relay *r = lc->relay;
 
-	/* Keep 14 bytes in front of the inner IPv6 for the new Ethernet header. */
-	rte_pktmbuf_adj(m, (uint16_t)(ip6_off - TR_ETH_HLEN));
-	uint32_t want = TR_ETH_HLEN + ip6_len;
+	const unsigned l2 = r->tx_l2_len[TR_SIDE_NATIVE];
+
+	/* Keep the native side's Ethernet header length (14 untagged) in front
+	 * of the inner IPv6 for the new header: the outer IPv4/UDP is longer. */
+	rte_pktmbuf_adj(m, (uint16_t)(ip6_off - l2));
+	uint32_t want = l2 + ip6_len;
 	if (m->pkt_len > want)
 		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - want));
 
@@ -100,7 +110,7 @@ void tr_decap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, ui
 	struct rte_ether_addr dst;
 
 	tr_u64_to_mac(__atomic_load_n(&r->gw6_mac, __ATOMIC_RELAXED), &dst);
-	tr_build_eth(f, dst.addr_bytes, r->mac_native.addr_bytes, TR_ETHERTYPE_IPV6);
-	m->l2_len = TR_ETH_HLEN;
+	tr_l2_put(r, TR_SIDE_NATIVE, m, f, dst.addr_bytes, TR_ETHERTYPE_IPV6);
+	m->l2_len = l2;
 	m->port = r->port_native;
 }

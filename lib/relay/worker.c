@@ -57,6 +57,34 @@ static inline unsigned rx_cksum_verified(const struct rte_mbuf *m)
 	return hw;
 }
 
+/* The frame's VLAN tags against its side's (D40): TR_DROP_NONE with the
+ * frame left untagged — tags the NIC stripped (mbuf flags) and tags still
+ * in the frame give the same verdict, and the in-frame ones are removed the
+ * way a stripping NIC would — or the reason to drop it. */
+static enum tr_drop_reason l2_rx(const struct tr_relay *r, struct rte_mbuf *m)
+{
+	struct tr_rx_tags hw = { .n = 0 };
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	unsigned strip;
+
+	/* DPDK: QINQ_STRIPPED alone is the outer tag (vlan_tci_outer), with
+	 * VLAN_STRIPPED both; VLAN_STRIPPED alone is one tag (vlan_tci). */
+	if (m->ol_flags & RTE_MBUF_F_RX_QINQ_STRIPPED) {
+		hw.tci[hw.n++] = m->vlan_tci_outer;
+		if (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED)
+			hw.tci[hw.n++] = m->vlan_tci;
+	} else if (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) {
+		hw.tci[hw.n++] = m->vlan_tci;
+	}
+	enum tr_drop_reason why = tr_l2_check(r->vlan, f, m->data_len, &hw, &strip);
+
+	if (why == TR_DROP_NONE && strip != 0) {
+		memmove(f + strip, f, 12);
+		rte_pktmbuf_adj(m, (uint16_t)strip);
+	}
+	return why;
+}
+
 static inline void refresh(uint32_t *t, uint32_t now)
 {
 	if (tr_ms_since(now, *t) >= TIME_REFRESH_MS)
@@ -200,9 +228,21 @@ void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 			pkts[i] = NULL;
 			continue;
 		}
-		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 		struct tr_classified *c = &cl[i];
 
+		/* Tags are checked and removed first where a side has them. */
+		if (unlikely(r->l2_tagged)) {
+			enum tr_drop_reason why = l2_rx(r, m);
+
+			if (why != TR_DROP_NONE) {
+				drop(lc, m, why);
+				pkts[i] = NULL;
+				continue;
+			}
+		}
+		const uint8_t *f;
+untagged:
+		f = rte_pktmbuf_mtod(m, const uint8_t *);
 		/* Dispatch by destination address and port: P:3544 and S:3544
 		 * belong to the server role, everything else to the relay. */
 		if (r->srv_on && tr_server_owns(&r->srv, f, m->data_len) != TR_SRV_NOT_OURS) {
@@ -221,6 +261,15 @@ void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 		}
 		switch (c->kind) {
 		case TR_K_DROP:
+			/* Untagged sides: a priority tag (VLAN 0) is accepted,
+			 * then the frame is classified without it. */
+			if (unlikely(c->reason == TR_DROP_VLAN_UNEXPECTED) && !r->l2_tagged) {
+				enum tr_drop_reason why = l2_rx(r, m);
+
+				if (why == TR_DROP_NONE)
+					goto untagged;
+				c->reason = why;
+			}
 			if (c->icmp_type != 0)
 				h.m[h.n++] = m;
 			else
