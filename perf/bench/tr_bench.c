@@ -56,6 +56,7 @@ struct bopts {
 	double warmup;
 	bool stages;
 	double stage_seconds;
+	uint16_t vlan[2], inner_vlan[2];   /* [ports] teredo_/native_(inner_)vlan; 0 = untagged */
 };
 
 static void usage(FILE *f)
@@ -73,7 +74,9 @@ static void usage(FILE *f)
 "  --warmup S         seconds before measuring (default 0.5)\n"
 "  --stages           afterwards, time rx / classify / lookup / entry / rewrite / tx per burst\n"
 "  --stage-seconds S  seconds per stage variant (default 1)\n"
-"  --label TEXT       copied into the JSON result\n");
+"  --label TEXT       copied into the JSON result\n"
+"  --teredo-vlan N[:M] --native-vlan N[:M]   the sides' VLAN (M: inner VLAN, QinQ 0x88a8);\n"
+"                     the capture must carry those tags (callgrind.py --vlan tags it)\n");
 }
 
 static int parse(int argc, char **argv, struct bopts *o)
@@ -86,6 +89,7 @@ static int parse(int argc, char **argv, struct bopts *o)
 		{ "duration", required_argument, NULL, 'd' }, { "warmup", required_argument, NULL, 'w' },
 		{ "stages", no_argument, NULL, 'g' }, { "stage-seconds", required_argument, NULL, 'G' },
 		{ "label", required_argument, NULL, 'l' }, { "help", no_argument, NULL, 'h' },
+		{ "teredo-vlan", required_argument, NULL, 'T' }, { "native-vlan", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -108,6 +112,16 @@ static int parse(int argc, char **argv, struct bopts *o)
 		case 'g': o->stages = true; break;
 		case 'G': o->stage_seconds = strtod(optarg, NULL); break;
 		case 'l': o->label = optarg; break;
+		case 'T':
+		case 'N': {
+			int side = c == 'T' ? TR_SIDE_TEREDO : TR_SIDE_NATIVE;
+			char *end;
+
+			o->vlan[side] = (uint16_t)strtoul(optarg, &end, 10);
+			if (*end == ':')
+				o->inner_vlan[side] = (uint16_t)strtoul(end + 1, NULL, 10);
+			break;
+		}
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -179,6 +193,10 @@ static int setup_relay(struct tr_relay *r, const struct bopts *o, uint64_t frame
 	c->shards = o->shards;
 	c->peers_max = o->capacity;
 	c->summary_interval_s = 0;
+	c->teredo_vlan = o->vlan[TR_SIDE_TEREDO];
+	c->teredo_inner_vlan = o->inner_vlan[TR_SIDE_TEREDO];
+	c->native_vlan = o->vlan[TR_SIDE_NATIVE];
+	c->native_inner_vlan = o->inner_vlan[TR_SIDE_NATIVE];
 
 	tr_clock_init(&r->clock, false);
 	tr_relay_fill_id(r);          /* as tr_relay_init: identity, roles, gateway MACs */
