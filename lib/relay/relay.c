@@ -76,6 +76,7 @@ void tr_relay_set_tx_vlan(struct tr_relay *r, const bool nic_insert[2])
 			r->tx_vlan[i] = *v;
 		}
 		r->tx_l2_len[i] = (uint8_t)(TR_ETH_HLEN + TR_VLAN_HLEN * r->tx_vlan[i].ntags);
+		r->tx_l2_tagged[i] = v->ntags != 0;
 	}
 	/* Encapsulation templates are rebuilt from these on next use. */
 	for (unsigned i = 0; i < RTE_MAX_LCORE; i++)

@@ -94,6 +94,7 @@ struct tr_relay {
 	struct tr_vlan tx_vlan[2];      /* tags software writes (none where the NIC inserts them) */
 	uint8_t tx_l2_len[2];           /* Ethernet header software writes: 14, 18 or 22 */
 	uint64_t tx_vlan_ol[2];         /* RTE_MBUF_F_TX_VLAN (| _QINQ) where the NIC inserts */
+	bool tx_l2_tagged[2];           /* either of the two: the rewrites take the tagged path */
 	uint16_t tx_tci[2], tx_tci_outer[2];
 	bool replay_nic_vlan;           /* replay: the port behaves as the profile's NIC (strip, insert) */
 	bool replay_rx_strip[2];        /* ... stripping one (802.1Q) / two (QinQ) tags on receipt */

@@ -44,11 +44,14 @@ void tr_tx_flush_all(struct tr_lcore *lc)
 		tr_tx_flush(lc, lc->tx_native);
 }
 
-int tr_encap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len,
-		  uint32_t ip, uint16_t port, uint64_t dst_mac)
+/* The rewrites for a side's Ethernet header of l2 bytes: called with the
+ * constant 14 on untagged sides, so that path compiles as before tags
+ * existed, and with the side's length on tagged ones (D40). */
+static inline __attribute__((always_inline)) int
+encap_l2(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len, uint32_t ip,
+	 uint16_t port, uint64_t dst_mac, const unsigned l2, const bool tagged)
 {
 	const struct tr_relay *r = lc->relay;
-	const unsigned l2 = r->tx_l2_len[TR_SIDE_TEREDO];
 	/* New frame: Ethernet (+ tags) + IPv4 + UDP in front of the IPv6 packet. */
 	int delta = (int)(l2 + TR_ENCAP_HLEN) - (int)ip6_off;
 
@@ -71,7 +74,7 @@ int tr_encap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uin
 					r->cfg.ttl);
 		lc->encap_ready = true;
 	}
-	if (unlikely(r->tx_vlan_ol[TR_SIDE_TEREDO] != 0)) {
+	if (tagged && r->tx_vlan_ol[TR_SIDE_TEREDO] != 0) {
 		m->ol_flags |= r->tx_vlan_ol[TR_SIDE_TEREDO];
 		m->vlan_tci = r->tx_tci[TR_SIDE_TEREDO];
 		m->vlan_tci_outer = r->tx_tci_outer[TR_SIDE_TEREDO];
@@ -93,11 +96,22 @@ int tr_encap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uin
 	return 0;
 }
 
-void tr_decap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len)
+int tr_encap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len,
+		  uint32_t ip, uint16_t port, uint64_t dst_mac)
 {
 	const struct tr_relay *r = lc->relay;
 
-	const unsigned l2 = r->tx_l2_len[TR_SIDE_NATIVE];
+	if (unlikely(r->tx_l2_tagged[TR_SIDE_TEREDO]))
+		return encap_l2(lc, m, ip6_off, ip6_len, ip, port, dst_mac,
+				r->tx_l2_len[TR_SIDE_TEREDO], true);
+	return encap_l2(lc, m, ip6_off, ip6_len, ip, port, dst_mac, TR_ETH_HLEN, false);
+}
+
+static inline __attribute__((always_inline)) void
+decap_l2(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len,
+	 const unsigned l2, const bool tagged)
+{
+	const struct tr_relay *r = lc->relay;
 
 	/* Keep the native side's Ethernet header length (14 untagged) in front
 	 * of the inner IPv6 for the new header: the outer IPv4/UDP is longer. */
@@ -110,7 +124,20 @@ void tr_decap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, ui
 	struct rte_ether_addr dst;
 
 	tr_u64_to_mac(__atomic_load_n(&r->gw6_mac, __ATOMIC_RELAXED), &dst);
-	tr_l2_put(r, TR_SIDE_NATIVE, m, f, dst.addr_bytes, TR_ETHERTYPE_IPV6);
+	if (tagged)
+		tr_l2_put(r, TR_SIDE_NATIVE, m, f, dst.addr_bytes, TR_ETHERTYPE_IPV6);
+	else
+		tr_build_eth(f, dst.addr_bytes, r->mac_native.addr_bytes, TR_ETHERTYPE_IPV6);
 	m->l2_len = l2;
 	m->port = r->port_native;
+}
+
+void tr_decap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len)
+{
+	const struct tr_relay *r = lc->relay;
+
+	if (unlikely(r->tx_l2_tagged[TR_SIDE_NATIVE]))
+		decap_l2(lc, m, ip6_off, ip6_len, r->tx_l2_len[TR_SIDE_NATIVE], true);
+	else
+		decap_l2(lc, m, ip6_off, ip6_len, TR_ETH_HLEN, false);
 }

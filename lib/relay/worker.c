@@ -204,7 +204,34 @@ static void native_packet(struct tr_lcore *lc, struct rte_mbuf *m, const struct 
 	h->m[h->n++] = m;
 }
 
-void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
+/* Where a side is tagged: every frame of the burst checked and untagged
+ * before the burst is handled (drops counted as received here, the tag
+ * bytes removed too: rx_bytes is what arrived). Returns the frames left,
+ * compacted at the front of pkts. */
+static uint16_t __attribute__((noinline))
+l2_rx_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
+{
+	const struct tr_relay *r = lc->relay;
+	uint16_t k = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		uint32_t len = m->pkt_len;
+		enum tr_drop_reason why = l2_rx(r, m);
+
+		if (why != TR_DROP_NONE) {
+			TR_INC(&lc->cnt, rx_packets);
+			TR_ADD(&lc->cnt, rx_bytes, len);
+			drop(lc, m, why);
+			continue;
+		}
+		TR_ADD(&lc->cnt, rx_bytes, len - m->pkt_len);
+		pkts[k++] = m;
+	}
+	return k;
+}
+
+void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n_rx)
 {
 	const struct tr_relay *r = lc->relay;
 	uint64_t now64 = tr_clock_ms(&r->clock);       /* the server's buckets: no wrap */
@@ -215,6 +242,8 @@ void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 	uint16_t kidx[TR_BURST_MAX];
 	unsigned nk = 0;
 	struct handoff h = { .n = 0 };
+	/* Tags are checked and removed first where a side has them (D40). */
+	uint16_t n = unlikely(r->l2_tagged) ? l2_rx_burst(lc, pkts, n_rx) : n_rx;
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -229,17 +258,6 @@ void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 			continue;
 		}
 		struct tr_classified *c = &cl[i];
-
-		/* Tags are checked and removed first where a side has them. */
-		if (unlikely(r->l2_tagged)) {
-			enum tr_drop_reason why = l2_rx(r, m);
-
-			if (why != TR_DROP_NONE) {
-				drop(lc, m, why);
-				pkts[i] = NULL;
-				continue;
-			}
-		}
 		const uint8_t *f;
 untagged:
 		f = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -310,7 +328,7 @@ untagged:
 	handoff_flush(lc, &h);
 	if (lc->rx_ring != NULL)
 		tr_tx_flush_all(lc);    /* replay lockstep: nothing stays buffered */
-	__atomic_store_n(&lc->processed, lc->processed + n, __ATOMIC_RELEASE);
+	__atomic_store_n(&lc->processed, lc->processed + n_rx, __ATOMIC_RELEASE);
 }
 
 /* A worker polls rx queues rxq, rxq + n_workers, ... of a port: more queues

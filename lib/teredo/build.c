@@ -76,12 +76,14 @@ void tr_encap_tmpl_init_vlan(struct tr_encap_tmpl *t, const uint8_t src_mac[6],
 	uint8_t ph[12] = { 0 };
 
 	/* Variable fields zero: destination MAC, length, ID, checksums,
-	 * destination address and port. The side's tags are part of the
-	 * Ethernet header: a tagged side copies a longer header, nothing more. */
+	 * destination address and port. The side's tags are part of its
+	 * Ethernet header (eth_vlan): a tagged side copies a longer header,
+	 * nothing more. */
 	memset(t, 0, sizeof(*t));
-	t->l2_len = (uint8_t)tr_build_eth_vlan(t->hdr, vlan, zero_mac, src_mac, TR_ETHERTYPE_IPV4);
+	tr_build_eth(t->hdr, zero_mac, src_mac, TR_ETHERTYPE_IPV4);
+	t->l2_len = (uint8_t)tr_build_eth_vlan(t->eth_vlan, vlan, zero_mac, src_mac, TR_ETHERTYPE_IPV4);
 
-	uint8_t *ip = t->hdr + t->l2_len;
+	uint8_t *ip = t->hdr + TR_ETH_HLEN;
 
 	ip[0] = 0x45;                   /* version 4, IHL 5: never options */
 	/* TOS 0 here: each packet's ECN field is copied in by write_ip_udp
@@ -107,7 +109,7 @@ static void write_ip_udp(const struct tr_encap_tmpl *t, uint8_t *ip, uint32_t ds
 	uint8_t *udp = ip + TR_IPV4_HLEN;
 	uint16_t ck;
 
-	memcpy(ip, t->hdr + t->l2_len, TR_ENCAP_HLEN);
+	memcpy(ip, t->hdr + TR_ETH_HLEN, TR_ENCAP_HLEN);
 	/* RFC 6040 §4.1 normal mode (Teredo: RFC 9601): the outer ECN field is a
 	 * copy of the inner one, CE included. */
 	ip[1] = (uint8_t)tr_ipv6_ecn(ip + TR_ENCAP_HLEN);
@@ -149,18 +151,31 @@ static size_t write_frame(const struct tr_encap_tmpl *t, uint8_t *out, const uin
 {
 	if (payload_len > TR_MAX_UDP_PAYLOAD)
 		return 0;
-	/* A constant-size copy for the untagged header (the common case). */
-	size_t l2 = t->l2_len == TR_ETH_HLEN ? TR_ETH_HLEN : t->l2_len;
-
-	memcpy(out, t->hdr, l2);
+	memcpy(out, t->hdr, TR_ETH_HLEN);
 	memcpy(out, dst_mac, 6);
-	write_ip_udp(t, out + l2, dst, dport, ip_id, payload_len, offload);
-	return l2 + TR_ENCAP_HLEN;
+	write_ip_udp(t, out + TR_ETH_HLEN, dst, dport, ip_id, payload_len, offload);
+	return TR_ETH_HLEN + TR_ENCAP_HLEN;
+}
+
+/* A tagged side: the longer Ethernet header, the same IPv4/UDP. Out of the
+ * untagged path, which stays constant-size copies (D40). */
+static size_t __attribute__((noinline))
+write_frame_tagged(const struct tr_encap_tmpl *t, uint8_t *out, const uint8_t dst_mac[6],
+		   uint32_t dst, uint16_t dport, uint16_t ip_id, size_t payload_len, bool offload)
+{
+	if (payload_len > TR_MAX_UDP_PAYLOAD)
+		return 0;
+	memcpy(out, t->eth_vlan, t->l2_len);
+	memcpy(out, dst_mac, 6);
+	write_ip_udp(t, out + t->l2_len, dst, dport, ip_id, payload_len, offload);
+	return (size_t)t->l2_len + TR_ENCAP_HLEN;
 }
 
 size_t tr_encap_tmpl_write(const struct tr_encap_tmpl *t, uint8_t *out, const uint8_t dst_mac[6],
 			   uint32_t dst, uint16_t dport, uint16_t ip_id, size_t payload_len)
 {
+	if (__builtin_expect(t->l2_len != TR_ETH_HLEN, 0))
+		return write_frame_tagged(t, out, dst_mac, dst, dport, ip_id, payload_len, false);
 	return write_frame(t, out, dst_mac, dst, dport, ip_id, payload_len, false);
 }
 
@@ -168,6 +183,8 @@ size_t tr_encap_tmpl_write_offload(const struct tr_encap_tmpl *t, uint8_t *out,
 				   const uint8_t dst_mac[6], uint32_t dst, uint16_t dport,
 				   uint16_t ip_id, size_t payload_len)
 {
+	if (__builtin_expect(t->l2_len != TR_ETH_HLEN, 0))
+		return write_frame_tagged(t, out, dst_mac, dst, dport, ip_id, payload_len, true);
 	return write_frame(t, out, dst_mac, dst, dport, ip_id, payload_len, true);
 }
 

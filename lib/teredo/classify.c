@@ -465,15 +465,14 @@ void tr_classify_hw(const struct tr_relay_id *r, const uint8_t *frame, size_t le
 		out->kind = TR_K_ARP;
 		return;
 	}
-	case TR_TPID_8021Q:
-	case TR_TPID_8021AD:
+	default:
 		/* Tags are checked and removed before (tr_l2_check): one left here
 		 * reached a relay whose sides are untagged. The worker still
 		 * accepts a priority tag (VLAN 0) after tr_l2_check. */
-		drop(out, TR_DROP_VLAN_UNEXPECTED);
-		return;
-	default:
-		drop(out, TR_DROP_ETH_UNKNOWN_TYPE);
+		if (rd16(frame + 12) == TR_TPID_8021Q || rd16(frame + 12) == TR_TPID_8021AD)
+			drop(out, TR_DROP_VLAN_UNEXPECTED);
+		else
+			drop(out, TR_DROP_ETH_UNKNOWN_TYPE);
 		return;
 	}
 }

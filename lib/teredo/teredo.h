@@ -264,11 +264,12 @@ size_t tr_build_encap(uint8_t *out, uint32_t src, uint16_t sport, uint32_t dst, 
  * of a relay shares are written once, with their checksum sums, and each
  * packet patches the rest (tr_build_encap without the per-call set-up). */
 struct tr_encap_tmpl {
-	uint8_t hdr[TR_L2_MAX_HLEN + TR_ENCAP_HLEN];   /* l2_len bytes of Ethernet + tags, then IPv4/UDP */
-	uint8_t l2_len;         /* 14, 18 or 22 */
+	uint8_t hdr[TR_ETH_HLEN + TR_ENCAP_HLEN];      /* untagged Ethernet, then IPv4/UDP */
 	uint32_t ip_sum;        /* constant IPv4 header words */
 	uint32_t udp_sum;       /* constant pseudo-header and UDP header words */
 	uint32_t phdr_sum;      /* constant pseudo-header words (source, protocol) */
+	uint8_t l2_len;         /* Ethernet header written: 14, or 18 / 22 with tags */
+	uint8_t eth_vlan[TR_L2_MAX_HLEN];               /* that header (tags included) */
 };
 void tr_encap_tmpl_init(struct tr_encap_tmpl *t, const uint8_t src_mac[6], uint32_t src,
 			uint16_t sport, uint8_t ttl);
