@@ -226,9 +226,9 @@ struct tr_classified {
 
 /*
  * Classify one Ethernet frame, untagged: its tags were checked and removed
- * before (tr_l2_check); a frame still tagged is TR_DROP_VLAN_UNEXPECTED. Order of checks and the reason for
- * each rejection follow RFC 4380 §5.4.1 (native side) and §5.4.2 (Teredo
- * side); see docs/decisions.md. Stateful checks (peer exists, trusted
+ * before (tr_l2_check); a frame still tagged is TR_DROP_VLAN_UNEXPECTED.
+ * Order of checks and the reason for each rejection follow RFC 4380 §5.4.1
+ * (native side) and §5.4.2 (Teredo side); see docs/decisions.md. Stateful checks (peer exists, trusted
  * mapping, nonce) are left to the caller: see mapping_ok and post_reason.
  */
 void tr_classify(const struct tr_relay_id *r, const uint8_t *frame, size_t len,
