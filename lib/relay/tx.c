@@ -84,11 +84,18 @@ encap_l2(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6
 
 	tr_u64_to_mac(dst_mac, &dst);
 	if (r->tx_cksum_offload) {
-		tr_encap_tmpl_write_offload(&lc->encap, f, dst.addr_bytes, ip, port, lc->ip_id++,
-					    ip6_len);
+		if (tagged)
+			tr_encap_tmpl_write_offload(&lc->encap, f, dst.addr_bytes, ip, port,
+						    lc->ip_id++, ip6_len);
+		else
+			tr_encap_tmpl_write_untagged(&lc->encap, f, dst.addr_bytes, ip, port,
+						     lc->ip_id++, ip6_len, true);
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
-	} else {
+	} else if (tagged) {
 		tr_encap_tmpl_write(&lc->encap, f, dst.addr_bytes, ip, port, lc->ip_id++, ip6_len);
+	} else {
+		tr_encap_tmpl_write_untagged(&lc->encap, f, dst.addr_bytes, ip, port, lc->ip_id++,
+					     ip6_len, false);
 	}
 	m->l2_len = l2;
 	m->l3_len = TR_IPV4_HLEN;

@@ -231,7 +231,11 @@ l2_rx_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 	return k;
 }
 
-void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n_rx)
+static void burst_retry(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n);
+
+/* The burst's frames, untagged; count_rx false for frames counted already. */
+static inline __attribute__((always_inline)) void
+burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n, const bool count_rx)
 {
 	const struct tr_relay *r = lc->relay;
 	uint64_t now64 = tr_clock_ms(&r->clock);       /* the server's buckets: no wrap */
@@ -242,25 +246,26 @@ void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n_rx)
 	uint16_t kidx[TR_BURST_MAX];
 	unsigned nk = 0;
 	struct handoff h = { .n = 0 };
-	/* Tags are checked and removed first where a side has them (D40). */
-	uint16_t n = unlikely(r->l2_tagged) ? l2_rx_burst(lc, pkts, n_rx) : n_rx;
+	struct rte_mbuf *retry[TR_BURST_MAX];
+	uint16_t nretry = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		TR_INC(&lc->cnt, rx_packets);
-		TR_ADD(&lc->cnt, rx_bytes, m->pkt_len);
+		if (count_rx) {
+			TR_INC(&lc->cnt, rx_packets);
+			TR_ADD(&lc->cnt, rx_bytes, m->pkt_len);
+		}
 		if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
 			drop(lc, m, TR_DROP_NO_MBUF);
 			pkts[i] = NULL;
 			continue;
 		}
+		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 		struct tr_classified *c = &cl[i];
-		const uint8_t *f;
-untagged:
-		f = rte_pktmbuf_mtod(m, const uint8_t *);
+
 		/* Dispatch by destination address and port: P:3544 and S:3544
 		 * belong to the server role, everything else to the relay. */
 		if (r->srv_on && tr_server_owns(&r->srv, f, m->data_len) != TR_SRV_NOT_OURS) {
@@ -280,12 +285,15 @@ untagged:
 		switch (c->kind) {
 		case TR_K_DROP:
 			/* Untagged sides: a priority tag (VLAN 0) is accepted,
-			 * then the frame is classified without it. */
+			 * the frame handled without it after this burst. */
 			if (unlikely(c->reason == TR_DROP_VLAN_UNEXPECTED) && !r->l2_tagged) {
 				enum tr_drop_reason why = l2_rx(r, m);
 
-				if (why == TR_DROP_NONE)
-					goto untagged;
+				if (why == TR_DROP_NONE) {
+					retry[nretry++] = m;
+					pkts[i] = NULL;
+					break;
+				}
 				c->reason = why;
 			}
 			if (c->icmp_type != 0)
@@ -326,9 +334,25 @@ untagged:
 			native_packet(lc, pkts[i], &cl[i], refs[k], now, &h);
 	}
 	handoff_flush(lc, &h);
+	if (unlikely(nretry != 0))
+		burst_retry(lc, retry, nretry);
+}
+
+static void __attribute__((noinline))
+burst_retry(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
+{
+	burst(lc, pkts, n, false);
+}
+
+void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
+{
+	/* Tags are checked and removed first where a side has them (D40). */
+	uint16_t left = unlikely(lc->relay->l2_tagged) ? l2_rx_burst(lc, pkts, n) : n;
+
+	burst(lc, pkts, left, true);
 	if (lc->rx_ring != NULL)
 		tr_tx_flush_all(lc);    /* replay lockstep: nothing stays buffered */
-	__atomic_store_n(&lc->processed, lc->processed + n_rx, __ATOMIC_RELEASE);
+	__atomic_store_n(&lc->processed, lc->processed + n, __ATOMIC_RELEASE);
 }
 
 /* A worker polls rx queues rxq, rxq + n_workers, ... of a port: more queues
