@@ -79,7 +79,14 @@ static enum tr_drop_reason l2_rx(const struct tr_relay *r, struct rte_mbuf *m)
 	enum tr_drop_reason why = tr_l2_check(r->vlan, f, m->data_len, &hw, &strip);
 
 	if (why == TR_DROP_NONE && strip != 0) {
-		memmove(f + strip, f, 12);
+		/* The MAC addresses forward over the tags: loads before stores. */
+		uint64_t a;
+		uint32_t b;
+
+		memcpy(&a, f, 8);
+		memcpy(&b, f + 8, 4);
+		memcpy(f + strip, &a, 8);
+		memcpy(f + strip + 8, &b, 4);
 		rte_pktmbuf_adj(m, (uint16_t)strip);
 	}
 	return why;
@@ -233,9 +240,7 @@ l2_rx_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 
 static void burst_retry(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n);
 
-/* The burst's frames, untagged; count_rx false for frames counted already. */
-static inline __attribute__((always_inline)) void
-burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n, const bool count_rx)
+void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n_rx)
 {
 	const struct tr_relay *r = lc->relay;
 	uint64_t now64 = tr_clock_ms(&r->clock);       /* the server's buckets: no wrap */
@@ -248,16 +253,16 @@ burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n, const bool count_
 	struct handoff h = { .n = 0 };
 	struct rte_mbuf *retry[TR_BURST_MAX];
 	uint16_t nretry = 0;
+	/* Tags are checked and removed first where a side has them (D40). */
+	uint16_t n = unlikely(r->l2_tagged) ? l2_rx_burst(lc, pkts, n_rx) : n_rx;
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		if (count_rx) {
-			TR_INC(&lc->cnt, rx_packets);
-			TR_ADD(&lc->cnt, rx_bytes, m->pkt_len);
-		}
+		TR_INC(&lc->cnt, rx_packets);
+		TR_ADD(&lc->cnt, rx_bytes, m->pkt_len);
 		if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
 			drop(lc, m, TR_DROP_NO_MBUF);
 			pkts[i] = NULL;
@@ -336,23 +341,22 @@ burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n, const bool count_
 	handoff_flush(lc, &h);
 	if (unlikely(nretry != 0))
 		burst_retry(lc, retry, nretry);
+	if (lc->rx_ring != NULL)
+		tr_tx_flush_all(lc);    /* replay lockstep: nothing stays buffered */
+	__atomic_store_n(&lc->processed, lc->processed + n_rx, __ATOMIC_RELEASE);
 }
 
+/* Frames of this burst without their priority tag, as a burst of their own:
+ * what that burst counts as received and processed was counted already. */
 static void __attribute__((noinline))
 burst_retry(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 {
-	burst(lc, pkts, n, false);
-}
-
-void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
-{
-	/* Tags are checked and removed first where a side has them (D40). */
-	uint16_t left = unlikely(lc->relay->l2_tagged) ? l2_rx_burst(lc, pkts, n) : n;
-
-	burst(lc, pkts, left, true);
-	if (lc->rx_ring != NULL)
-		tr_tx_flush_all(lc);    /* replay lockstep: nothing stays buffered */
-	__atomic_store_n(&lc->processed, lc->processed + n, __ATOMIC_RELEASE);
+	for (uint16_t i = 0; i < n; i++) {
+		TR_ADD(&lc->cnt, rx_packets, (uint64_t)-1);
+		TR_ADD(&lc->cnt, rx_bytes, (uint64_t)0 - pkts[i]->pkt_len);
+	}
+	__atomic_store_n(&lc->processed, lc->processed - n, __ATOMIC_RELAXED);
+	tr_worker_burst(lc, pkts, n);
 }
 
 /* A worker polls rx queues rxq, rxq + n_workers, ... of a port: more queues

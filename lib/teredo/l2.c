@@ -62,6 +62,32 @@ enum tr_drop_reason tr_l2_check(const struct tr_vlan side[2], const uint8_t *fra
 	*strip = 0;
 	if (len < TR_ETH_HLEN)
 		return TR_DROP_ETH_TRUNCATED;
+	/* The common case first: tags in the frame, exactly its side's (one
+	 * 802.1Q tag, or a pair). Anything else takes the walk below. */
+	if (hw == NULL || hw->n == 0) {
+		uint16_t t0 = rd16(frame + 12);
+
+		if (is_tpid(t0) && len >= 18 + 2) {
+			uint16_t e1 = rd16(frame + 16);
+			int s1 = tr_l2_side_of(e1);
+
+			if (s1 >= 0 && side[s1].ntags == 1 && side[s1].outer_tpid == t0 &&
+			    (rd16(frame + 14) & VID_MASK) == side[s1].vid[0]) {
+				*strip = TR_VLAN_HLEN;
+				return TR_DROP_NONE;
+			}
+			if (e1 == TR_TPID_8021Q && len >= 22 + 2) {
+				int s2 = tr_l2_side_of(rd16(frame + 20));
+
+				if (s2 >= 0 && side[s2].ntags == 2 && side[s2].outer_tpid == t0 &&
+				    (rd16(frame + 14) & VID_MASK) == side[s2].vid[0] &&
+				    (rd16(frame + 18) & VID_MASK) == side[s2].vid[1]) {
+					*strip = 2 * TR_VLAN_HLEN;
+					return TR_DROP_NONE;
+				}
+			}
+		}
+	}
 	if (hw != NULL)
 		for (unsigned i = 0; i < hw->n && i < 2; i++)
 			t[n++] = (struct tag){ 0, hw->tci[i] };
