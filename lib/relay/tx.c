@@ -88,14 +88,14 @@ encap_l2(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6
 			tr_encap_tmpl_write_offload(&lc->encap, f, dst.addr_bytes, ip, port,
 						    lc->ip_id++, ip6_len);
 		else
-			tr_encap_tmpl_write_untagged(&lc->encap, f, dst.addr_bytes, ip, port,
-						     lc->ip_id++, ip6_len, true);
+			tr_encap_tmpl_write_offload_untagged(&lc->encap, f, dst.addr_bytes, ip,
+							     port, lc->ip_id++, ip6_len);
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
 	} else if (tagged) {
 		tr_encap_tmpl_write(&lc->encap, f, dst.addr_bytes, ip, port, lc->ip_id++, ip6_len);
 	} else {
 		tr_encap_tmpl_write_untagged(&lc->encap, f, dst.addr_bytes, ip, port, lc->ip_id++,
-					     ip6_len, false);
+					     ip6_len);
 	}
 	m->l2_len = l2;
 	m->l3_len = TR_IPV4_HLEN;
@@ -103,14 +103,20 @@ encap_l2(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6
 	return 0;
 }
 
+/* Tagged sides out of line: the untagged rewrite stays as small as it was. */
+static int __attribute__((noinline))
+encap_tagged(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len,
+	     uint32_t ip, uint16_t port, uint64_t dst_mac)
+{
+	return encap_l2(lc, m, ip6_off, ip6_len, ip, port, dst_mac,
+			lc->relay->tx_l2_len[TR_SIDE_TEREDO], true);
+}
+
 int tr_encap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len,
 		  uint32_t ip, uint16_t port, uint64_t dst_mac)
 {
-	const struct tr_relay *r = lc->relay;
-
-	if (unlikely(r->tx_l2_tagged[TR_SIDE_TEREDO]))
-		return encap_l2(lc, m, ip6_off, ip6_len, ip, port, dst_mac,
-				r->tx_l2_len[TR_SIDE_TEREDO], true);
+	if (unlikely(lc->relay->tx_l2_tagged[TR_SIDE_TEREDO]))
+		return encap_tagged(lc, m, ip6_off, ip6_len, ip, port, dst_mac);
 	return encap_l2(lc, m, ip6_off, ip6_len, ip, port, dst_mac, TR_ETH_HLEN, false);
 }
 
@@ -139,12 +145,17 @@ decap_l2(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6
 	m->port = r->port_native;
 }
 
+static void __attribute__((noinline))
+decap_tagged(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len)
+{
+	decap_l2(lc, m, ip6_off, ip6_len, lc->relay->tx_l2_len[TR_SIDE_NATIVE], true);
+}
+
 void tr_decap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len)
 {
-	const struct tr_relay *r = lc->relay;
-
-	if (unlikely(r->tx_l2_tagged[TR_SIDE_NATIVE]))
-		decap_l2(lc, m, ip6_off, ip6_len, r->tx_l2_len[TR_SIDE_NATIVE], true);
-	else
-		decap_l2(lc, m, ip6_off, ip6_len, TR_ETH_HLEN, false);
+	if (unlikely(lc->relay->tx_l2_tagged[TR_SIDE_NATIVE])) {
+		decap_tagged(lc, m, ip6_off, ip6_len);
+		return;
+	}
+	decap_l2(lc, m, ip6_off, ip6_len, TR_ETH_HLEN, false);
 }

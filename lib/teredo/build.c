@@ -175,9 +175,16 @@ write_frame_tagged(const struct tr_encap_tmpl *t, uint8_t *out, const uint8_t ds
 
 size_t tr_encap_tmpl_write_untagged(const struct tr_encap_tmpl *t, uint8_t *out,
 				    const uint8_t dst_mac[6], uint32_t dst, uint16_t dport,
-				    uint16_t ip_id, size_t payload_len, bool offload)
+				    uint16_t ip_id, size_t payload_len)
 {
-	return write_frame(t, out, dst_mac, dst, dport, ip_id, payload_len, offload);
+	return write_frame(t, out, dst_mac, dst, dport, ip_id, payload_len, false);
+}
+
+size_t tr_encap_tmpl_write_offload_untagged(const struct tr_encap_tmpl *t, uint8_t *out,
+					    const uint8_t dst_mac[6], uint32_t dst, uint16_t dport,
+					    uint16_t ip_id, size_t payload_len)
+{
+	return write_frame(t, out, dst_mac, dst, dport, ip_id, payload_len, true);
 }
 
 size_t tr_encap_tmpl_write(const struct tr_encap_tmpl *t, uint8_t *out, const uint8_t dst_mac[6],

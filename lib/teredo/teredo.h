@@ -293,7 +293,10 @@ size_t tr_encap_tmpl_write_offload(const struct tr_encap_tmpl *t, uint8_t *out,
  * of l2_len: the untagged fast path's. */
 size_t tr_encap_tmpl_write_untagged(const struct tr_encap_tmpl *t, uint8_t *out,
 				    const uint8_t dst_mac[6], uint32_t dst, uint16_t dport,
-				    uint16_t ip_id, size_t payload_len, bool offload);
+				    uint16_t ip_id, size_t payload_len);
+size_t tr_encap_tmpl_write_offload_untagged(const struct tr_encap_tmpl *t, uint8_t *out,
+					    const uint8_t dst_mac[6], uint32_t dst, uint16_t dport,
+					    uint16_t ip_id, size_t payload_len);
 
 /* Decrement the IPv6 hop limit in place. Returns the new value. */
 uint8_t tr_ipv6_dec_hop(uint8_t *ip6);
