@@ -157,6 +157,8 @@ int tr_check_config(const struct tr_config *cfg, const char *config_path,
 
 		req.teredo_side = ports[i] == pt;
 		req.native_side = ports[i] == pn;
+		tr_config_vlan(cfg, TR_SIDE_TEREDO, &req.vlan[TR_SIDE_TEREDO]);
+		tr_config_vlan(cfg, TR_SIDE_NATIVE, &req.vlan[TR_SIDE_NATIVE]);
 		req.n_rxq = tr_port_rx_queues(ports[i], (uint16_t)n, req.n_txq);
 		if (tr_port_setup(ports[i], &req, pool, &mac, &res, out, err, sizeof(err)) != 0) {
 			fprintf(stderr, "terelay: %s\n", err);
@@ -164,6 +166,15 @@ int tr_check_config(const struct tr_config *cfg, const char *config_path,
 		}
 		print_port(ports[i], req.teredo_side && req.native_side ? "teredo + native" :
 			   req.teredo_side ? "teredo" : "native", &res, &req, out);
+		/* Which tags the NIC handles and which the relay does (D41). */
+		if (req.teredo_side)
+			tr_port_print_vlan(out, "teredo", &req.vlan[TR_SIDE_TEREDO],
+					   tr_port_vlan_rx_nic(res.rx_offloads, &req.vlan[TR_SIDE_TEREDO]),
+					   tr_port_vlan_tx_nic(res.tx_offloads, &req.vlan[TR_SIDE_TEREDO]));
+		if (req.native_side)
+			tr_port_print_vlan(out, "native", &req.vlan[TR_SIDE_NATIVE],
+					   tr_port_vlan_rx_nic(res.rx_offloads, &req.vlan[TR_SIDE_NATIVE]),
+					   tr_port_vlan_tx_nic(res.tx_offloads, &req.vlan[TR_SIDE_NATIVE]));
 		fallbacks += res.fallbacks;
 	}
 	unsigned remote = tr_numa_check_workers(workers, n, pt, pn, out);

@@ -183,6 +183,28 @@ static int setup(struct tr_relay *r, const struct options *o)
 		r->mac_native = r->mac_teredo;
 	}
 	r->tx_cksum_offload = tr_port_tx_cksum_offload(r->port_teredo);
+	/* VLAN tags on transmit (D41): by the NIC where its port inserts them;
+	 * in replay, the port acts as the profile's NIC would (replay.c). */
+	bool nic_insert[2];
+
+	for (int s = 0; s < 2; s++) {
+		uint16_t port = s == TR_SIDE_TEREDO ? r->port_teredo : r->port_native;
+		const struct tr_vlan *v = &r->vlan[s];
+
+		if (r->replay) {
+			uint64_t tx = (the_profile.vlan_insert ? RTE_ETH_TX_OFFLOAD_VLAN_INSERT : 0) |
+				      (the_profile.qinq_insert ? RTE_ETH_TX_OFFLOAD_QINQ_INSERT : 0);
+			uint64_t rx = (the_profile.vlan_strip ? RTE_ETH_RX_OFFLOAD_VLAN_STRIP : 0) |
+				      (the_profile.qinq_strip ? RTE_ETH_RX_OFFLOAD_QINQ_STRIP : 0);
+
+			nic_insert[s] = tr_port_vlan_tx_nic(tx, v);
+			r->replay_rx_strip[s] = tr_port_vlan_rx_nic(rx, v);
+			r->replay_nic_vlan = r->replay_nic_vlan || nic_insert[s] || r->replay_rx_strip[s];
+		} else {
+			nic_insert[s] = tr_port_vlan_tx_nic(tr_port_tx_offloads(port), v);
+		}
+	}
+	tr_relay_set_tx_vlan(r, nic_insert);
 	return 0;
 }
 

@@ -41,6 +41,7 @@ enum key_type {
 	K_ENDPOINT,   /* ipv4:port or [ipv6]:port */
 	K_HEX16,      /* 16 bytes as 32 hex digits */
 	K_PATH,       /* absolute file path */
+	K_TPID,       /* VLAN tag protocol identifier: 0x8100 or 0x88a8 */
 };
 
 struct key_desc {
@@ -74,6 +75,14 @@ static const struct key_desc keys[] = {
 	{ "ports", "mbufs", K_UINT, FLD(mbufs), NO_SET, 1024, 67108864, false, false },
 	{ "ports", "burst", K_UINT, FLD(burst), NO_SET, 1, 64, false, false },
 	{ "ports", "profile", K_NAME, FLD(profile), NO_SET, 0, 0, false, true },
+	{ "ports", "teredo_vlan", K_UINT, FLD(teredo_vlan), NO_SET, 1, TR_VLAN_VID_MAX, false, false },
+	{ "ports", "teredo_inner_vlan", K_UINT, FLD(teredo_inner_vlan), NO_SET, 1, TR_VLAN_VID_MAX,
+	  false, false },
+	{ "ports", "teredo_outer_tpid", K_TPID, FLD(teredo_outer_tpid), NO_SET, 0, 0, false, false },
+	{ "ports", "native_vlan", K_UINT, FLD(native_vlan), NO_SET, 1, TR_VLAN_VID_MAX, false, false },
+	{ "ports", "native_inner_vlan", K_UINT, FLD(native_inner_vlan), NO_SET, 1, TR_VLAN_VID_MAX,
+	  false, false },
+	{ "ports", "native_outer_tpid", K_TPID, FLD(native_outer_tpid), NO_SET, 0, 0, false, false },
 
 	{ "nexthop", "ipv4_gateway", K_IPV4_GW, FLD(ipv4_gateway), NO_SET, 0, 0, false, false },
 	{ "nexthop", "ipv4_gateway_mac", K_MAC, FLD(ipv4_gateway_mac), SETF(ipv4_gateway_mac_set),
@@ -528,6 +537,18 @@ parse_value(const struct key_desc *k, const char *v, struct tr_config *c, char *
 		if (v[32] != '\0')
 			return "must be exactly 32 hexadecimal digits";
 		break;
+	case K_TPID: {
+		uint16_t t;
+
+		if (strcasecmp(v, "0x8100") == 0)
+			t = TR_TPID_8021Q;
+		else if (strcasecmp(v, "0x88a8") == 0)
+			t = TR_TPID_8021AD;
+		else
+			return "must be 0x8100 (802.1Q) or 0x88a8 (802.1ad)";
+		memcpy(field, &t, sizeof(t));
+		break;
+	}
 	case K_MAC:
 		if (parse_mac(v, field) < 0)
 			return "not a MAC address (xx:xx:xx:xx:xx:xx)";
@@ -790,6 +811,50 @@ check_server(struct scan *s, struct tr_config *c)
 	return 0;
 }
 
+/* [ports] VLANs: an inner tag needs the outer one, a TPID a tag to apply to. */
+static int
+check_vlans(struct scan *s, const struct tr_config *c)
+{
+	static const char *const side[2] = { "teredo", "native" };
+	const uint16_t outer[2] = { c->teredo_vlan, c->native_vlan };
+	const uint16_t inner[2] = { c->teredo_inner_vlan, c->native_inner_vlan };
+	const uint16_t tpid[2] = { c->teredo_outer_tpid, c->native_outer_tpid };
+	char key[32];
+
+	for (int i = 0; i < 2; i++) {
+		if (inner[i] != 0 && outer[i] == 0) {
+			snprintf(key, sizeof(key), "%s_inner_vlan", side[i]);
+			set_err(s->err, s->path, s->key_line[key_index("ports", key)],
+				"[ports] %s = %u: needs %s_vlan (the outer tag) as well", key, inner[i],
+				side[i]);
+			return -1;
+		}
+		if (tpid[i] != 0 && outer[i] == 0) {
+			snprintf(key, sizeof(key), "%s_outer_tpid", side[i]);
+			set_err(s->err, s->path, s->key_line[key_index("ports", key)],
+				"[ports] %s: needs %s_vlan (the tag it applies to)", key, side[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+tr_config_vlan(const struct tr_config *c, enum tr_side side, struct tr_vlan *out)
+{
+	uint16_t o = side == TR_SIDE_TEREDO ? c->teredo_vlan : c->native_vlan;
+	uint16_t in = side == TR_SIDE_TEREDO ? c->teredo_inner_vlan : c->native_inner_vlan;
+	uint16_t t = side == TR_SIDE_TEREDO ? c->teredo_outer_tpid : c->native_outer_tpid;
+
+	memset(out, 0, sizeof(*out));
+	if (o == 0)
+		return;
+	out->ntags = in != 0 ? 2 : 1;
+	out->outer_tpid = t != 0 ? t : in != 0 ? TR_TPID_8021AD : TR_TPID_8021Q;
+	out->vid[0] = o;
+	out->vid[1] = in;
+}
+
 static int
 check_values(struct scan *s, struct tr_config *c)
 {
@@ -834,7 +899,7 @@ check_values(struct scan *s, struct tr_config *c)
 			c->pending_max, c->peers_max);
 		return -1;
 	}
-	return check_server(s, c);
+	return check_vlans(s, c) < 0 ? -1 : check_server(s, c);
 }
 
 int
@@ -921,6 +986,14 @@ format_value(const struct tr_config *c, const struct key_desc *k, char *out, siz
 	case K_POW2:
 		snprintf(out, len, "%u", load_uint(c, k));
 		break;
+	case K_TPID: {
+		uint16_t t;
+
+		memcpy(&t, field, sizeof(t));
+		if (t != 0)
+			snprintf(out, len, "0x%04x", t);
+		break;
+	}
 	case K_BOOL: {
 		bool b;
 

@@ -37,6 +37,14 @@ struct tr_config {
 	uint32_t mbufs;                        /* mbufs = 16384 (per socket) */
 	uint16_t burst;                        /* burst = 32 (1..64) */
 	char profile[TR_CFG_NAME_LEN];         /* profile = "" : drivers-cfg profile name */
+	/* VLAN of each side (D40): none (0), one 802.1Q tag, or with an inner
+	 * VLAN an 802.1ad pair (teredo_vlan the outer tag). */
+	uint16_t teredo_vlan;                  /* teredo_vlan = 100 (1..4094; 0 = untagged) */
+	uint16_t teredo_inner_vlan;            /* teredo_inner_vlan = 200 (QinQ: needs teredo_vlan) */
+	uint16_t teredo_outer_tpid;            /* teredo_outer_tpid = 0x88a8 | 0x8100 (0 = 0x8100 single, 0x88a8 QinQ) */
+	uint16_t native_vlan;                  /* native_vlan, native_inner_vlan, native_outer_tpid: the same */
+	uint16_t native_inner_vlan;
+	uint16_t native_outer_tpid;
 
 	/* [nexthop] */
 	uint32_t ipv4_gateway;                 /* ipv4_gateway = a.b.c.d (0 = destinations on link) */
@@ -112,6 +120,9 @@ void tr_config_defaults(struct tr_config *c);
  * to a default.
  */
 int tr_config_load(const char *path, struct tr_config *c, char err[TR_CFG_ERR_LEN]);
+
+/* The tags of a side (enum tr_side) as the configuration names them. */
+void tr_config_vlan(const struct tr_config *c, enum tr_side side, struct tr_vlan *out);
 
 /* Human-readable dump (one "section.key = value" per line), for --check-config. */
 void tr_config_print(const struct tr_config *c, FILE *out);

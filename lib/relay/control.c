@@ -49,15 +49,24 @@ static struct rte_mbuf *new_frame(struct tr_control *c, uint16_t len)
 	return m;
 }
 
-/* Send an IPv6 packet already built at frame+14 to the native next hop. */
-static void send_native(struct tr_control *c, struct rte_mbuf *m)
+/* Send the IPv6 packet at ip6_off of m to the native next hop, behind the
+ * native side's Ethernet header (14 bytes untagged). */
+static void send_native(struct tr_control *c, struct rte_mbuf *m, uint16_t ip6_off)
 {
 	struct tr_relay *r = c->r;
 	struct rte_ether_addr dst;
+	const uint16_t l2 = r->tx_l2_len[TR_SIDE_NATIVE];
+
+	if (ip6_off < l2 && rte_pktmbuf_prepend(m, (uint16_t)(l2 - ip6_off)) == NULL) {
+		drop(c, m, TR_DROP_NO_MBUF);
+		return;
+	}
+	if (ip6_off > l2)
+		rte_pktmbuf_adj(m, (uint16_t)(ip6_off - l2));
 
 	tr_u64_to_mac(__atomic_load_n(&r->gw6_mac, __ATOMIC_RELAXED), &dst);
-	tr_build_eth(rte_pktmbuf_mtod(m, uint8_t *), dst.addr_bytes, r->mac_native.addr_bytes,
-		     TR_ETHERTYPE_IPV6);
+	tr_l2_put(r, TR_SIDE_NATIVE, m, rte_pktmbuf_mtod(m, uint8_t *), dst.addr_bytes,
+		  TR_ETHERTYPE_IPV6);
 	m->port = r->port_native;
 	tr_tx(c->lc, c->lc->tx_native, m);
 }
@@ -82,7 +91,7 @@ static void icmp6_error(struct tr_control *c, uint8_t type, uint8_t code, uint32
 	size_t len = tr_build_icmp6_error(buf, sizeof(buf), type, code, param, r->id.ipv6, inv, inv_len);
 	if (len == 0)
 		return;
-	uint16_t off = to_client ? TR_ETH_HLEN + TR_ENCAP_HLEN : TR_ETH_HLEN;
+	uint16_t off = to_client ? TR_ETH_HLEN + TR_ENCAP_HLEN : r->tx_l2_len[TR_SIDE_NATIVE];
 	struct rte_mbuf *m = new_frame(c, (uint16_t)(off + len));
 	if (m == NULL)
 		return;
@@ -97,7 +106,7 @@ static void icmp6_error(struct tr_control *c, uint8_t type, uint8_t code, uint32
 		}
 		tr_tx(c->lc, c->lc->tx_teredo, m);
 	} else {
-		send_native(c, m);
+		send_native(c, m, off);
 	}
 }
 
@@ -212,13 +221,15 @@ static enum bubble_result send_bubble(struct tr_control *c, struct tr_pend *s, s
 	/* RFC 4380 §5.4.1 case 3: the indirect bubble goes to the server (or,
 	 * for our own server's clients, straight on as it would forward it). */
 	if (local) {
-		uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+		/* Room for the Teredo side's tags in front (headroom). */
+		const uint16_t l2 = r->tx_l2_len[TR_SIDE_TEREDO];
+		uint8_t *f = (uint8_t *)rte_pktmbuf_prepend(m, (uint16_t)(l2 - TR_ETH_HLEN));
 		struct rte_ether_addr d;
 
-		tr_origin_build(f + TR_ETH_HLEN + TR_ENCAP_HLEN, r->id.ipv4, r->id.port);
+		tr_origin_build(f + l2 + TR_ENCAP_HLEN, r->id.ipv4, r->id.port);
 		tr_u64_to_mac(mac, &d);
-		tr_build_eth(f, d.addr_bytes, r->mac_teredo.addr_bytes, TR_ETHERTYPE_IPV4);
-		tr_server_write_udp4(f + TR_ETH_HLEN, r->srv.primary, ai.client, ai.port, c->lc->ip_id++,
+		tr_l2_put(r, TR_SIDE_TEREDO, m, f, d.addr_bytes, TR_ETHERTYPE_IPV4);
+		tr_server_write_udp4(f + l2, r->srv.primary, ai.client, ai.port, c->lc->ip_id++,
 				     r->cfg.ttl, (size_t)olen + TR_IPV6_HLEN + trailer);
 		m->port = r->port_teredo;
 	} else if (tr_encap_mbuf(c->lc, m, off, (uint16_t)(TR_IPV6_HLEN + trailer), ai.server,
@@ -607,7 +618,7 @@ static void local6(struct tr_control *c, struct rte_mbuf *m, const struct tr_cla
 		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - cl->ip6_off - cl->ip6_len));
 	TR_INC(&c->lc->cnt, echo_replies);
 	TR_INC(&c->lc->cnt, consumed);
-	send_native(c, m);
+	send_native(c, m, cl->ip6_off);
 }
 
 static void handle_one(struct tr_control *c, struct rte_mbuf *m);

@@ -41,9 +41,21 @@ void tr_neigh_arp(struct tr_control *c, struct rte_mbuf *m, const struct tr_clas
 		return;
 	}
 	/* Reply in place: the request's frame becomes the answer, for the
-	 * address asked (the relay's, or the server role's P or S). */
-	tr_build_arp(f, 2, a.sha, r->mac_teredo.addr_bytes, a.tpa, a.sha, a.spa);
-	rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - 42));
+	 * address asked (the relay's, or the server role's P or S), behind
+	 * the Teredo side's Ethernet header (with its tags). */
+	uint8_t arp[42];
+	const uint16_t l2 = r->tx_l2_len[TR_SIDE_TEREDO];
+
+	tr_build_arp(arp, 2, a.sha, r->mac_teredo.addr_bytes, a.tpa, a.sha, a.spa);
+	rte_pktmbuf_reset(m);
+	f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(l2 + sizeof(arp) - TR_ETH_HLEN));
+	if (f == NULL) {
+		TR_DROP_INC(&c->lc->cnt, TR_DROP_NO_MBUF);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	tr_l2_put(r, TR_SIDE_TEREDO, m, f, a.sha, TR_ETHERTYPE_ARP);
+	memcpy(f + l2, arp + TR_ETH_HLEN, sizeof(arp) - TR_ETH_HLEN);
 	m->port = r->port_teredo;
 	TR_INC(&c->lc->cnt, arp_replies);
 	tr_tx(c->lc, c->lc->tx_teredo, m);
@@ -87,16 +99,18 @@ void tr_neigh_nd(struct tr_control *c, struct rte_mbuf *m, const struct tr_class
 	} else {
 		memcpy(eth_dst, nd.has_lladdr ? nd.lladdr : f + 6, 6);
 	}
+	const uint16_t l2 = r->tx_l2_len[TR_SIDE_NATIVE];
+
 	rte_pktmbuf_reset(m);
-	uint8_t *out = (uint8_t *)rte_pktmbuf_append(m, TR_ETH_HLEN + 72);
+	uint8_t *out = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(l2 + 72));
 	if (out == NULL) {
 		rte_pktmbuf_free(m);
 		return;
 	}
-	size_t len = tr_build_na(out + TR_ETH_HLEN, r->id.ipv6, src, r->id.ipv6,
+	size_t len = tr_build_na(out + l2, r->id.ipv6, src, r->id.ipv6,
 				 r->mac_native.addr_bytes, !dad);
 	rte_pktmbuf_trim(m, (uint16_t)(72 - len));
-	tr_build_eth(out, eth_dst, r->mac_native.addr_bytes, TR_ETHERTYPE_IPV6);
+	tr_l2_put(r, TR_SIDE_NATIVE, m, out, eth_dst, TR_ETHERTYPE_IPV6);
 	m->port = r->port_native;
 	TR_INC(&c->lc->cnt, nd_adverts);
 	tr_tx(c->lc, c->lc->tx_native, m);
@@ -107,8 +121,10 @@ static void send_arp_request(struct tr_control *c, uint32_t ip)
 	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	static const uint8_t zero_mac[6];
 	struct tr_relay *r = c->r;
+	const uint16_t l2 = r->tx_l2_len[TR_SIDE_TEREDO];
 	struct rte_mbuf *m = rte_pktmbuf_alloc(r->pool);
-	uint8_t *f = m ? (uint8_t *)rte_pktmbuf_append(m, 42) : NULL;
+	uint8_t *f = m ? (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(l2 + 42 - TR_ETH_HLEN)) : NULL;
+	uint8_t arp[42];
 
 	if (f == NULL) {
 		if (m != NULL)
@@ -116,7 +132,9 @@ static void send_arp_request(struct tr_control *c, uint32_t ip)
 		TR_DROP_INC(&c->lc->cnt, TR_DROP_NO_MBUF);
 		return;
 	}
-	tr_build_arp(f, 1, bcast, r->mac_teredo.addr_bytes, r->id.ipv4, zero_mac, ip);
+	tr_build_arp(arp, 1, bcast, r->mac_teredo.addr_bytes, r->id.ipv4, zero_mac, ip);
+	tr_l2_put(r, TR_SIDE_TEREDO, m, f, bcast, TR_ETHERTYPE_ARP);
+	memcpy(f + l2, arp + TR_ETH_HLEN, sizeof(arp) - TR_ETH_HLEN);
 	m->port = r->port_teredo;
 	TR_INC(&c->lc->cnt, arp_requests);
 	tr_tx(c->lc, c->lc->tx_teredo, m);
@@ -187,17 +205,18 @@ void tr_neigh_tick(struct tr_control *c)
 	if (!cfg->ipv6_gateway_mac_set && memcmp(cfg->ipv6_gateway, unspec, 16) != 0 &&
 	    due(c, __atomic_load_n(&r->gw6_mac, __ATOMIC_RELAXED), c->gw6_learned_ms,
 		&c->neigh6_probe_ms)) {
+		const uint16_t l2 = r->tx_l2_len[TR_SIDE_NATIVE];
 		struct rte_mbuf *m = rte_pktmbuf_alloc(r->pool);
-		uint8_t *f = m ? (uint8_t *)rte_pktmbuf_append(m, TR_ETH_HLEN + 72) : NULL;
+		uint8_t *f = m ? (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(l2 + 72)) : NULL;
 
 		if (f != NULL) {
 			uint8_t snm[16];
-			size_t len = tr_build_ns(f + TR_ETH_HLEN, r->id.ipv6, cfg->ipv6_gateway,
+			size_t len = tr_build_ns(f + l2, r->id.ipv6, cfg->ipv6_gateway,
 						 r->mac_native.addr_bytes);
 
 			tr_solicited_node(snm, cfg->ipv6_gateway);
 			const uint8_t mc[6] = { 0x33, 0x33, snm[12], snm[13], snm[14], snm[15] };
-			tr_build_eth(f, mc, r->mac_native.addr_bytes, TR_ETHERTYPE_IPV6);
+			tr_l2_put(r, TR_SIDE_NATIVE, m, f, mc, TR_ETHERTYPE_IPV6);
 			rte_pktmbuf_trim(m, (uint16_t)(72 - len));
 			m->port = r->port_native;
 			TR_INC(&c->lc->cnt, nd_solicits);

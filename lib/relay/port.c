@@ -311,6 +311,60 @@ static void check_ptypes(uint16_t port, const char *drv, struct tr_port_result *
 	}
 }
 
+/* VLAN strip / insert (D41), only for the tags of the sides this port
+ * carries: the NIC where the profile and the device agree, software (the
+ * same bytes) otherwise. QinQ strip is taken only with QINQ_STRIP itself:
+ * plain VLAN strip on double-tagged frames differs between NICs in which
+ * tag it removes. NICs insert 0x8100 single tags and 0x88a8 outer tags;
+ * other TPIDs stay in software. */
+static void vlan_offloads(uint16_t port, const char *drv, const struct tr_port_req *req,
+			  const struct tr_profile *p, const struct rte_eth_dev_info *info,
+			  struct rte_eth_conf *conf, struct tr_port_result *res, FILE *log)
+{
+	bool one = false, two = false, other_tpid = false;
+
+	for (int s = 0; s < 2; s++) {
+		const struct tr_vlan *v = &req->vlan[s];
+
+		if (!(s == TR_SIDE_TEREDO ? req->teredo_side : req->native_side))
+			continue;
+		one = one || v->ntags == 1;
+		two = two || v->ntags == 2;
+		other_tpid = other_tpid || (v->ntags == 1 && v->outer_tpid != TR_TPID_8021Q) ||
+			     (v->ntags == 2 && v->outer_tpid != TR_TPID_8021AD);
+	}
+	if (!one && !two)
+		return;
+	struct { bool want; uint64_t bit; bool tx; const char *what; } off[] = {
+		{ p->vlan_strip && one && !two, RTE_ETH_RX_OFFLOAD_VLAN_STRIP, false, "rx VLAN strip" },
+		{ p->qinq_strip && two, RTE_ETH_RX_OFFLOAD_QINQ_STRIP, false, "rx QinQ strip" },
+		{ p->qinq_strip && two && one, RTE_ETH_RX_OFFLOAD_VLAN_STRIP, false, "rx VLAN strip" },
+		{ p->vlan_insert && one, RTE_ETH_TX_OFFLOAD_VLAN_INSERT, true, "tx VLAN insert" },
+		{ p->qinq_insert && two, RTE_ETH_TX_OFFLOAD_QINQ_INSERT, true, "tx QinQ insert" },
+	};
+	for (size_t i = 0; i < RTE_DIM(off); i++) {
+		uint64_t capa = off[i].tx ? info->tx_offload_capa : info->rx_offload_capa;
+
+		if (!off[i].want)
+			continue;
+		if (capa & off[i].bit) {
+			if (off[i].tx)
+				conf->txmode.offloads |= off[i].bit;
+			else
+				conf->rxmode.offloads |= off[i].bit;
+		} else {
+			fprintf(log, "terelay: port %u (%s): %s not offered: tags %s in software\n", port,
+				drv, off[i].what, off[i].tx ? "inserted" : "removed");
+			res->fallbacks++;
+		}
+	}
+	if (other_tpid && (p->vlan_insert || p->qinq_insert)) {
+		fprintf(log, "terelay: port %u (%s): a side's outer TPID is not the one NICs insert "
+			"(0x8100 single, 0x88a8 QinQ): its tags in software\n", port, drv);
+		res->fallbacks++;
+	}
+}
+
 int tr_port_setup(uint16_t port, const struct tr_port_req *req, struct rte_mempool *pool,
 		  struct rte_ether_addr *mac, struct tr_port_result *res, FILE *log,
 		  char *err, size_t errlen)
@@ -424,6 +478,7 @@ int tr_port_setup(uint16_t port, const struct tr_port_req *req, struct rte_mempo
 			res->fallbacks++;
 		}
 	}
+	vlan_offloads(port, drv, req, p, &info, &conf, res, log);
 	res->rx_offloads = conf.rxmode.offloads;
 	res->tx_offloads = conf.txmode.offloads;
 
@@ -496,6 +551,45 @@ int tr_port_setup(uint16_t port, const struct tr_port_req *req, struct rte_mempo
 	return 0;
 }
 
+bool tr_port_vlan_rx_nic(uint64_t rx_offloads, const struct tr_vlan *v)
+{
+	if (v->ntags == 1)
+		return (rx_offloads & RTE_ETH_RX_OFFLOAD_VLAN_STRIP) && v->outer_tpid == TR_TPID_8021Q;
+	if (v->ntags == 2)
+		return (rx_offloads & RTE_ETH_RX_OFFLOAD_QINQ_STRIP) && v->outer_tpid == TR_TPID_8021AD;
+	return false;
+}
+
+bool tr_port_vlan_tx_nic(uint64_t tx_offloads, const struct tr_vlan *v)
+{
+	if (v->ntags == 1)
+		return (tx_offloads & RTE_ETH_TX_OFFLOAD_VLAN_INSERT) && v->outer_tpid == TR_TPID_8021Q;
+	if (v->ntags == 2)
+		return (tx_offloads & RTE_ETH_TX_OFFLOAD_QINQ_INSERT) && v->outer_tpid == TR_TPID_8021AD;
+	return false;
+}
+
+uint64_t tr_port_tx_offloads(uint16_t port)
+{
+	struct rte_eth_conf conf;
+
+	return rte_eth_dev_conf_get(port, &conf) == 0 ? conf.txmode.offloads : 0;
+}
+
+void tr_port_print_vlan(FILE *out, const char *side, const struct tr_vlan *v, bool rx_nic,
+			bool tx_nic)
+{
+	if (v->ntags == 0)
+		return;
+	if (v->ntags == 1)
+		fprintf(out, "  vlan: %s side VLAN %u (TPID 0x%04x)", side, v->vid[0], v->outer_tpid);
+	else
+		fprintf(out, "  vlan: %s side QinQ outer VLAN %u (TPID 0x%04x), inner VLAN %u", side,
+			v->vid[0], v->outer_tpid, v->vid[1]);
+	fprintf(out, ": rx strip %s, tx insert %s\n", rx_nic ? "by the NIC" : "in software",
+		tx_nic ? "by the NIC" : "in software");
+}
+
 void tr_port_set_context(const struct tr_profile *prof, const struct tr_config *cfg)
 {
 	ctx_prof = prof;
@@ -506,6 +600,8 @@ void tr_port_set_context(const struct tr_profile *prof, const struct tr_config *
 	/* Which side a port carries is known from the names; both when shared. */
 	ctx_req.teredo_side = true;
 	ctx_req.native_side = true;
+	tr_config_vlan(cfg, TR_SIDE_TEREDO, &ctx_req.vlan[TR_SIDE_TEREDO]);
+	tr_config_vlan(cfg, TR_SIDE_NATIVE, &ctx_req.vlan[TR_SIDE_NATIVE]);
 }
 
 /* One rx queue per worker, except on devices that spread received frames

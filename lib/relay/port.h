@@ -25,6 +25,7 @@ struct tr_port_req {
 	uint32_t relay_ipv4;           /* host order, for the flow rules */
 	uint16_t relay_port;
 	uint8_t relay_ipv6[16];
+	struct tr_vlan vlan[2];        /* tags of the sides this port carries (enum tr_side; 0 = none) */
 	const struct tr_profile *prof; /* NULL = built-in defaults */
 	bool dry_run;                  /* --check-config: validate flows, do not create them */
 };
@@ -70,6 +71,15 @@ int tr_port_start(uint16_t port, uint16_t n_rxq, uint16_t n_txq, uint16_t rx_des
  * encapsulation then leaves the checksums to the NIC. */
 bool tr_port_tx_cksum_offload(uint16_t port);
 void tr_port_stop(uint16_t port);
+/* Whether a port configured with these offloads (rte_eth_conf rxmode /
+ * txmode) strips / inserts the tags of v itself (D41). */
+bool tr_port_vlan_rx_nic(uint64_t rx_offloads, const struct tr_vlan *v);
+bool tr_port_vlan_tx_nic(uint64_t tx_offloads, const struct tr_vlan *v);
+/* The tx offloads port was configured with (0 when unknown). */
+uint64_t tr_port_tx_offloads(uint16_t port);
+/* One line per tagged side: its tags, and who strips / inserts them. */
+void tr_port_print_vlan(FILE *out, const char *side, const struct tr_vlan *v, bool rx_nic,
+			bool tx_nic);
 /* Rx queues to configure on a port for n_workers workers and n_txq tx
  * queues: n_workers, or every queue where the device spreads frames over
  * all of them by itself (af_packet, tap); workers poll them round robin. */

@@ -45,6 +45,10 @@ static const struct pkey pkeys[] = {
 	{ "offloads", "rx_ptype", P_BOOL, PF(rx_ptype), 0, 0, false },
 	{ "offloads", "rx_cksum", P_BOOL, PF(rx_cksum), 0, 0, false },
 	{ "offloads", "multi_seg", P_BOOL, PF(multi_seg), 0, 0, false },
+	{ "offloads", "vlan_strip", P_BOOL, PF(vlan_strip), 0, 0, false },
+	{ "offloads", "vlan_insert", P_BOOL, PF(vlan_insert), 0, 0, false },
+	{ "offloads", "qinq_strip", P_BOOL, PF(qinq_strip), 0, 0, false },
+	{ "offloads", "qinq_insert", P_BOOL, PF(qinq_insert), 0, 0, false },
 	{ "flow", "teredo_to_workers", P_BOOL, PF(flow[TR_FLOW_TEREDO]), 0, 0, false },
 	{ "flow", "arp_to_control", P_BOOL, PF(flow[TR_FLOW_ARP]), 0, 0, false },
 	{ "flow", "nd_to_control", P_BOOL, PF(flow[TR_FLOW_ND]), 0, 0, false },
@@ -440,8 +444,10 @@ void tr_profile_print(const struct tr_profile *p, FILE *out)
 	fprintf(out, "  queues: at most %u; rx_desc %u tx_desc %u (0 = config's)\n", p->max_queues,
 		p->rx_desc, p->tx_desc);
 	fprintf(out, "  rss: %s; ipv4 %s; ipv6 %s\n", p->rss ? "on" : "off", v4, v6);
-	fprintf(out, "  offloads: tx_ipv4_cksum %d tx_udp_cksum %d rx_cksum %d rx_ptype %d multi_seg %d\n",
-		p->tx_ipv4_cksum, p->tx_udp_cksum, p->rx_cksum, p->rx_ptype, p->multi_seg);
+	fprintf(out, "  offloads: tx_ipv4_cksum %d tx_udp_cksum %d rx_cksum %d rx_ptype %d multi_seg %d "
+		"vlan_strip %d vlan_insert %d qinq_strip %d qinq_insert %d\n",
+		p->tx_ipv4_cksum, p->tx_udp_cksum, p->rx_cksum, p->rx_ptype, p->multi_seg,
+		p->vlan_strip, p->vlan_insert, p->qinq_strip, p->qinq_insert);
 	fprintf(out, "  flow:");
 	for (int r = 0; r < TR_FLOW_N; r++)
 		fprintf(out, " %s=%d", tr_flow_rule_name((enum tr_flow_rule)r), p->flow[r]);

@@ -45,6 +45,10 @@ struct tr_profile {
 	uint32_t rss_ipv4, rss_ipv6;      /* TR_RSS_* */
 	/* [offloads] */
 	bool tx_ipv4_cksum, tx_udp_cksum, rx_cksum, rx_ptype, multi_seg;
+	/* VLAN tags (D41): strip on receipt, insert on transmit, one 802.1Q
+	 * tag (vlan_*) or an 802.1ad pair (qinq_*); used only where the
+	 * configuration has tags, software otherwise. */
+	bool vlan_strip, vlan_insert, qinq_strip, qinq_insert;
 	/* [flow] */
 	bool flow[TR_FLOW_N];
 	bool flow_isolate;                /* only flow-matched traffic reaches the port */

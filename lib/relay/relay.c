@@ -35,6 +35,12 @@ void tr_relay_fill_id(struct tr_relay *r)
 		r->id.arp_extra[0] = c->server_primary;
 		r->id.arp_extra[1] = c->server_secondary;
 	}
+	r->l2_tagged = false;
+	for (int i = 0; i < 2; i++) {
+		tr_config_vlan(c, (enum tr_side)i, &r->vlan[i]);
+		r->l2_tagged = r->l2_tagged || r->vlan[i].ntags != 0;
+	}
+	tr_relay_set_tx_vlan(r, (const bool[2]){ false, false });
 	if (c->ipv4_gateway_mac_set) {
 		struct rte_ether_addr a;
 
@@ -47,6 +53,34 @@ void tr_relay_fill_id(struct tr_relay *r)
 		memcpy(a.addr_bytes, c->ipv6_gateway_mac, 6);
 		r->gw6_mac = tr_mac_to_u64(&a);
 	}
+}
+
+void tr_relay_set_tx_vlan(struct tr_relay *r, const bool nic_insert[2])
+{
+	for (int i = 0; i < 2; i++) {
+		const struct tr_vlan *v = &r->vlan[i];
+		bool nic = nic_insert[i] && v->ntags != 0;
+
+		memset(&r->tx_vlan[i], 0, sizeof(r->tx_vlan[i]));
+		r->tx_vlan_ol[i] = 0;
+		r->tx_tci[i] = r->tx_tci_outer[i] = 0;
+		if (nic && v->ntags == 1) {
+			r->tx_vlan_ol[i] = RTE_MBUF_F_TX_VLAN;
+			r->tx_tci[i] = v->vid[0];
+		} else if (nic) {
+			/* DPDK: vlan_tci_outer the outer tag, vlan_tci the inner. */
+			r->tx_vlan_ol[i] = RTE_MBUF_F_TX_QINQ | RTE_MBUF_F_TX_VLAN;
+			r->tx_tci_outer[i] = v->vid[0];
+			r->tx_tci[i] = v->vid[1];
+		} else {
+			r->tx_vlan[i] = *v;
+		}
+		r->tx_l2_len[i] = (uint8_t)(TR_ETH_HLEN + TR_VLAN_HLEN * r->tx_vlan[i].ntags);
+		r->tx_l2_tagged[i] = v->ntags != 0;
+	}
+	/* Encapsulation templates are rebuilt from these on next use. */
+	for (unsigned i = 0; i < RTE_MAX_LCORE; i++)
+		r->lc[i].encap_ready = false;
 }
 
 static void txq_init(struct tr_txq *q, uint16_t port, uint16_t queue, struct rte_ring *ring)

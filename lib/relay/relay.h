@@ -86,6 +86,19 @@ struct tr_relay {
 	uint16_t nrxq_teredo, nrxq_native;       /* rx queues configured (>= n_workers) */
 	struct rte_ether_addr mac_teredo, mac_native;
 	bool tx_cksum_offload;          /* the Teredo port computes IPv4/UDP checksums */
+	/* VLAN tags of each side (enum tr_side), read-only after init (D40).
+	 * Untagged sides (the default) keep the untagged code: the worker runs
+	 * tr_l2_check only when l2_tagged, or on a frame the classifier found
+	 * tagged; every frame sent gets its side's header from tr_l2_put. */
+	struct tr_vlan vlan[2];
+	bool l2_tagged;                 /* a side is tagged */
+	struct tr_vlan tx_vlan[2];      /* tags software writes (none where the NIC inserts them) */
+	uint8_t tx_l2_len[2];           /* Ethernet header software writes: 14, 18 or 22 */
+	uint64_t tx_vlan_ol[2];         /* RTE_MBUF_F_TX_VLAN (| _QINQ) where the NIC inserts */
+	bool tx_l2_tagged[2];           /* either of the two: the rewrites take the tagged path */
+	uint16_t tx_tci[2], tx_tci_outer[2];
+	bool replay_nic_vlan;           /* replay: the port behaves as the profile's NIC (strip, insert) */
+	bool replay_rx_strip[2];        /* ... stripping one (802.1Q) / two (QinQ) tags on receipt */
 	struct rte_mempool *pool;
 	struct rte_ring *to_ctrl;                /* workers -> control, MP/SC */
 	struct rte_ring *replay_tx;              /* replay: everything sent, MP/SC */
@@ -143,6 +156,29 @@ static inline uint64_t tr_nh4_mac(const struct tr_relay *r, uint32_t ip)
 /* relay.c: the identity the workers read (addresses, roles, gateway MACs)
  * from r->cfg; part of tr_relay_init, and what tr_bench needs without it. */
 void tr_relay_fill_id(struct tr_relay *r);
+
+/* relay.c: the tags of each side on transmit, nic_insert[side] when the
+ * NIC inserts them (VLAN/QinQ insert offload), software otherwise. Part of
+ * tr_relay_fill_id with software everywhere. */
+void tr_relay_set_tx_vlan(struct tr_relay *r, const bool nic_insert[2]);
+
+/* The Ethernet header of side s at f, for a frame in m: the side's MAC, its
+ * tags written here or left to the NIC (mbuf fields). Returns the header
+ * length, r->tx_l2_len[s]. */
+static inline size_t tr_l2_put(const struct tr_relay *r, enum tr_side s, struct rte_mbuf *m,
+			       uint8_t *f, const uint8_t dst[6], uint16_t ethertype)
+{
+	const uint8_t *src = s == TR_SIDE_TEREDO ? r->mac_teredo.addr_bytes : r->mac_native.addr_bytes;
+
+	if (unlikely(r->tx_vlan_ol[s] != 0)) {
+		m->ol_flags |= r->tx_vlan_ol[s];
+		m->vlan_tci = r->tx_tci[s];
+		m->vlan_tci_outer = r->tx_tci_outer[s];
+	}
+	if (likely(r->tx_vlan[s].ntags == 0))
+		return tr_build_eth(f, dst, src, ethertype);
+	return tr_build_eth_vlan(f, &r->tx_vlan[s], dst, src, ethertype);
+}
 
 /* relay.c: everything but the ports. Before the call: cfg, replay, and the
  * port ids (any value when there are no ports: replay rings carry all tx).

@@ -25,6 +25,7 @@ struct replay {
 	pcap_t *dead;
 	pcap_dumper_t *out;
 	uint8_t frame[RTE_MBUF_DEFAULT_BUF_SIZE * 8];
+	uint8_t tagged[RTE_MBUF_DEFAULT_BUF_SIZE * 8 + 2 * TR_VLAN_HLEN];
 	/* One IPv4 ID sequence for the whole relay, handed to whichever lcore
 	 * works next: the lockstep runs one lcore at a time, so the output does
 	 * not depend on how many workers there are. */
@@ -55,7 +56,13 @@ static unsigned rss_worker(const struct rte_mbuf *m, unsigned n)
 	uint32_t len = m->data_len;
 	uint64_t fields[4];       /* aligned copy: rte_hash_crc reads 8-byte words */
 	uint32_t h = 0;
+	uint32_t t = 0;           /* VLAN tags: a NIC's RSS looks past them */
 
+	while (t < 2 * TR_VLAN_HLEN && len >= 18 + t &&
+	       ((f[12 + t] == 0x81 && f[13 + t] == 0x00) || (f[12 + t] == 0x88 && f[13 + t] == 0xa8)))
+		t += TR_VLAN_HLEN;
+	f += t;
+	len -= t;
 	if (len >= 38 && f[12] == 0x08 && f[13] == 0x00) {
 		memcpy(fields, f + 26, 12);
 		h = rte_hash_crc(fields, 12, 0);
@@ -87,6 +94,63 @@ static uint64_t packet_us(struct replay *rp, const struct rte_mbuf *m)
 	return us > floor_us ? us : floor_us;
 }
 
+/* What a NIC with VLAN / QinQ insert offload puts on the wire for m (the
+ * profile's NIC, D41): its tags after the MAC addresses, 0x8100 for one
+ * tag, 0x88a8 + 0x8100 for a pair. d holds the frame's first *len bytes. */
+static const void *nic_insert(struct replay *rp, const struct rte_mbuf *m, const void *d,
+			      uint32_t *len, uint32_t *wire)
+{
+	bool qinq = (m->ol_flags & RTE_MBUF_F_TX_QINQ) != 0;
+	struct tr_vlan v = {
+		.ntags = qinq ? 2 : 1,
+		.outer_tpid = qinq ? TR_TPID_8021AD : TR_TPID_8021Q,
+	};
+	uint32_t add = v.ntags * TR_VLAN_HLEN;
+	uint8_t *f = rp->tagged + sizeof(rp->tagged) - sizeof(rp->frame);
+
+	if (*len < 12 || *len + add > sizeof(rp->frame))
+		return d;
+	memmove(f, d, *len);
+	f = tr_l2_insert(f, &v, qinq ? m->vlan_tci_outer : m->vlan_tci, m->vlan_tci);
+	*len += add;
+	*wire += add;
+	return f;
+}
+
+/* What a NIC with VLAN / QinQ strip offload delivers (the profile's NIC,
+ * D41): with QinQ strip two tags (outer 0x88a8 or 0x8100, inner 0x8100) or
+ * one, with VLAN strip one 0x8100 tag, their TCIs in the mbuf. */
+static void nic_strip(const struct tr_relay *r, struct rte_mbuf *m)
+{
+	bool qinq = false, one = false;
+
+	for (int s = 0; s < 2; s++) {
+		qinq = qinq || (r->replay_rx_strip[s] && r->vlan[s].ntags == 2);
+		one = one || (r->replay_rx_strip[s] && r->vlan[s].ntags == 1);
+	}
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	uint16_t t0 = m->data_len >= 18 ? (uint16_t)(f[12] << 8 | f[13]) : 0;
+	uint16_t t1 = m->data_len >= 22 ? (uint16_t)(f[16] << 8 | f[17]) : 0;
+	uint16_t tci0 = (uint16_t)(f[14] << 8 | f[15]), tci1 = (uint16_t)(f[18] << 8 | f[19]);
+	unsigned n = 0;
+
+	if (qinq && (t0 == TR_TPID_8021AD || t0 == TR_TPID_8021Q) && t1 == TR_TPID_8021Q) {
+		m->vlan_tci_outer = tci0;
+		m->vlan_tci = tci1;
+		m->ol_flags |= RTE_MBUF_F_RX_QINQ_STRIPPED | RTE_MBUF_F_RX_QINQ |
+			       RTE_MBUF_F_RX_VLAN_STRIPPED | RTE_MBUF_F_RX_VLAN;
+		n = 2;
+	} else if ((qinq || one) && t0 == TR_TPID_8021Q) {
+		m->vlan_tci = tci0;
+		m->ol_flags |= RTE_MBUF_F_RX_VLAN_STRIPPED | RTE_MBUF_F_RX_VLAN;
+		n = 1;
+	}
+	if (n != 0) {
+		memmove(f + n * TR_VLAN_HLEN, f, 12);
+		rte_pktmbuf_adj(m, (uint16_t)(n * TR_VLAN_HLEN));
+	}
+}
+
 /* Everything the lcores sent, in order, to the output, stamped us. */
 static void write_out(struct replay *rp, uint64_t us)
 {
@@ -98,10 +162,14 @@ static void write_out(struct replay *rp, uint64_t us)
 			struct rte_mbuf *m = out[i];
 			uint32_t len = RTE_MIN(m->pkt_len, (uint32_t)sizeof(rp->frame));
 			const void *d = rte_pktmbuf_read(m, 0, len, rp->frame);
+			uint32_t wire = m->pkt_len;
+
+			if (m->ol_flags & (RTE_MBUF_F_TX_VLAN | RTE_MBUF_F_TX_QINQ))
+				d = nic_insert(rp, m, d, &len, &wire);
 			struct pcap_pkthdr h = {
 				.ts = { .tv_sec = (time_t)(us / 1000000), .tv_usec = (suseconds_t)(us % 1000000) },
 				.caplen = len,
-				.len = m->pkt_len,
+				.len = wire,
 			};
 
 			pcap_dump((u_char *)rp->out, &h, d);
@@ -231,6 +299,9 @@ int tr_replay_run(struct tr_relay *r, uint16_t port, const char *out_path)
 
 		if (n == 0)
 			break;          /* net_pcap: end of the capture */
+		if (r->replay_nic_vlan)
+			for (uint16_t i = 0; i < n; i++)
+				nic_strip(r, pkts[i]);
 		for (uint16_t i = 0; i < n;) {
 			uint64_t ms = packet_ms(&rp, pkts[i]);
 			uint16_t j = (uint16_t)(i + 1);

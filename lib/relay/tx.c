@@ -44,12 +44,16 @@ void tr_tx_flush_all(struct tr_lcore *lc)
 		tr_tx_flush(lc, lc->tx_native);
 }
 
-int tr_encap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len,
-		  uint32_t ip, uint16_t port, uint64_t dst_mac)
+/* The rewrites for a side's Ethernet header of l2 bytes: called with the
+ * constant 14 on untagged sides, so that path compiles as before tags
+ * existed, and with the side's length on tagged ones (D40). */
+static inline __attribute__((always_inline)) int
+encap_l2(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len, uint32_t ip,
+	 uint16_t port, uint64_t dst_mac, const unsigned l2, const bool tagged)
 {
 	const struct tr_relay *r = lc->relay;
-	/* New frame: Ethernet + IPv4 + UDP in front of the IPv6 packet. */
-	int delta = TR_ETH_HLEN + TR_ENCAP_HLEN - (int)ip6_off;
+	/* New frame: Ethernet (+ tags) + IPv4 + UDP in front of the IPv6 packet. */
+	int delta = (int)(l2 + TR_ENCAP_HLEN) - (int)ip6_off;
 
 	if (delta > 0) {
 		if (rte_pktmbuf_prepend(m, (uint16_t)delta) == NULL)
@@ -58,41 +62,74 @@ int tr_encap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uin
 		rte_pktmbuf_adj(m, (uint16_t)-delta);
 	}
 	/* Drop link-layer padding and RFC 6081 trailers: forward 40 + plen. */
-	uint32_t want = TR_ETH_HLEN + TR_ENCAP_HLEN + ip6_len;
+	uint32_t want = l2 + TR_ENCAP_HLEN + ip6_len;
 	if (m->pkt_len > want)
 		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - want));
 
-	/* The identity and MAC are fixed once the ports are up: the template
-	 * is filled on this lcore's first encapsulation. */
+	/* The identity, MAC and tags are fixed once the ports are up: the
+	 * template is filled on this lcore's first encapsulation. */
 	if (unlikely(!lc->encap_ready)) {
-		tr_encap_tmpl_init(&lc->encap, r->mac_teredo.addr_bytes, r->id.ipv4, r->id.port,
-				   r->cfg.ttl);
+		tr_encap_tmpl_init_vlan(&lc->encap, r->mac_teredo.addr_bytes,
+					&r->tx_vlan[TR_SIDE_TEREDO], r->id.ipv4, r->id.port,
+					r->cfg.ttl);
 		lc->encap_ready = true;
+	}
+	if (tagged && r->tx_vlan_ol[TR_SIDE_TEREDO] != 0) {
+		m->ol_flags |= r->tx_vlan_ol[TR_SIDE_TEREDO];
+		m->vlan_tci = r->tx_tci[TR_SIDE_TEREDO];
+		m->vlan_tci_outer = r->tx_tci_outer[TR_SIDE_TEREDO];
 	}
 	struct rte_ether_addr dst;
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
 
 	tr_u64_to_mac(dst_mac, &dst);
 	if (r->tx_cksum_offload) {
-		tr_encap_tmpl_write_offload(&lc->encap, f, dst.addr_bytes, ip, port, lc->ip_id++,
-					    ip6_len);
+		if (tagged)
+			tr_encap_tmpl_write_offload(&lc->encap, f, dst.addr_bytes, ip, port,
+						    lc->ip_id++, ip6_len);
+		else
+			tr_encap_tmpl_write_offload_untagged(&lc->encap, f, dst.addr_bytes, ip,
+							     port, lc->ip_id++, ip6_len);
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
-	} else {
+	} else if (tagged) {
 		tr_encap_tmpl_write(&lc->encap, f, dst.addr_bytes, ip, port, lc->ip_id++, ip6_len);
+	} else {
+		tr_encap_tmpl_write_untagged(&lc->encap, f, dst.addr_bytes, ip, port, lc->ip_id++,
+					     ip6_len);
 	}
-	m->l2_len = TR_ETH_HLEN;
+	m->l2_len = l2;
 	m->l3_len = TR_IPV4_HLEN;
 	m->port = r->port_teredo;
 	return 0;
 }
 
-void tr_decap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len)
+/* Tagged sides out of line: the untagged rewrite stays as small as it was. */
+static int __attribute__((noinline))
+encap_tagged(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len,
+	     uint32_t ip, uint16_t port, uint64_t dst_mac)
+{
+	return encap_l2(lc, m, ip6_off, ip6_len, ip, port, dst_mac,
+			lc->relay->tx_l2_len[TR_SIDE_TEREDO], true);
+}
+
+int tr_encap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len,
+		  uint32_t ip, uint16_t port, uint64_t dst_mac)
+{
+	if (unlikely(lc->relay->tx_l2_tagged[TR_SIDE_TEREDO]))
+		return encap_tagged(lc, m, ip6_off, ip6_len, ip, port, dst_mac);
+	return encap_l2(lc, m, ip6_off, ip6_len, ip, port, dst_mac, TR_ETH_HLEN, false);
+}
+
+static inline __attribute__((always_inline)) void
+decap_l2(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len,
+	 const unsigned l2, const bool tagged)
 {
 	const struct tr_relay *r = lc->relay;
 
-	/* Keep 14 bytes in front of the inner IPv6 for the new Ethernet header. */
-	rte_pktmbuf_adj(m, (uint16_t)(ip6_off - TR_ETH_HLEN));
-	uint32_t want = TR_ETH_HLEN + ip6_len;
+	/* Keep the native side's Ethernet header length (14 untagged) in front
+	 * of the inner IPv6 for the new header: the outer IPv4/UDP is longer. */
+	rte_pktmbuf_adj(m, (uint16_t)(ip6_off - l2));
+	uint32_t want = l2 + ip6_len;
 	if (m->pkt_len > want)
 		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - want));
 
@@ -100,7 +137,25 @@ void tr_decap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, ui
 	struct rte_ether_addr dst;
 
 	tr_u64_to_mac(__atomic_load_n(&r->gw6_mac, __ATOMIC_RELAXED), &dst);
-	tr_build_eth(f, dst.addr_bytes, r->mac_native.addr_bytes, TR_ETHERTYPE_IPV6);
-	m->l2_len = TR_ETH_HLEN;
+	if (tagged)
+		tr_l2_put(r, TR_SIDE_NATIVE, m, f, dst.addr_bytes, TR_ETHERTYPE_IPV6);
+	else
+		tr_build_eth(f, dst.addr_bytes, r->mac_native.addr_bytes, TR_ETHERTYPE_IPV6);
+	m->l2_len = l2;
 	m->port = r->port_native;
+}
+
+static void __attribute__((noinline))
+decap_tagged(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len)
+{
+	decap_l2(lc, m, ip6_off, ip6_len, lc->relay->tx_l2_len[TR_SIDE_NATIVE], true);
+}
+
+void tr_decap_mbuf(struct tr_lcore *lc, struct rte_mbuf *m, uint16_t ip6_off, uint16_t ip6_len)
+{
+	if (unlikely(lc->relay->tx_l2_tagged[TR_SIDE_NATIVE])) {
+		decap_tagged(lc, m, ip6_off, ip6_len);
+		return;
+	}
+	decap_l2(lc, m, ip6_off, ip6_len, TR_ETH_HLEN, false);
 }

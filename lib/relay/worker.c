@@ -57,6 +57,41 @@ static inline unsigned rx_cksum_verified(const struct rte_mbuf *m)
 	return hw;
 }
 
+/* The frame's VLAN tags against its side's (D40): TR_DROP_NONE with the
+ * frame left untagged — tags the NIC stripped (mbuf flags) and tags still
+ * in the frame give the same verdict, and the in-frame ones are removed the
+ * way a stripping NIC would — or the reason to drop it. */
+static enum tr_drop_reason l2_rx(const struct tr_relay *r, struct rte_mbuf *m)
+{
+	struct tr_rx_tags hw = { .n = 0 };
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	unsigned strip;
+
+	/* DPDK: QINQ_STRIPPED alone is the outer tag (vlan_tci_outer), with
+	 * VLAN_STRIPPED both; VLAN_STRIPPED alone is one tag (vlan_tci). */
+	if (m->ol_flags & RTE_MBUF_F_RX_QINQ_STRIPPED) {
+		hw.tci[hw.n++] = m->vlan_tci_outer;
+		if (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED)
+			hw.tci[hw.n++] = m->vlan_tci;
+	} else if (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) {
+		hw.tci[hw.n++] = m->vlan_tci;
+	}
+	enum tr_drop_reason why = tr_l2_check(r->vlan, f, m->data_len, &hw, &strip);
+
+	if (why == TR_DROP_NONE && strip != 0) {
+		/* The MAC addresses forward over the tags: loads before stores. */
+		uint64_t a;
+		uint32_t b;
+
+		memcpy(&a, f, 8);
+		memcpy(&b, f + 8, 4);
+		memcpy(f + strip, &a, 8);
+		memcpy(f + strip + 8, &b, 4);
+		rte_pktmbuf_adj(m, (uint16_t)strip);
+	}
+	return why;
+}
+
 static inline void refresh(uint32_t *t, uint32_t now)
 {
 	if (tr_ms_since(now, *t) >= TIME_REFRESH_MS)
@@ -176,7 +211,36 @@ static void native_packet(struct tr_lcore *lc, struct rte_mbuf *m, const struct 
 	h->m[h->n++] = m;
 }
 
-void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
+/* Where a side is tagged: every frame of the burst checked and untagged
+ * before the burst is handled (drops counted as received here, the tag
+ * bytes removed too: rx_bytes is what arrived). Returns the frames left,
+ * compacted at the front of pkts. */
+static uint16_t __attribute__((noinline))
+l2_rx_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
+{
+	const struct tr_relay *r = lc->relay;
+	uint16_t k = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		uint32_t len = m->pkt_len;
+		enum tr_drop_reason why = l2_rx(r, m);
+
+		if (why != TR_DROP_NONE) {
+			TR_INC(&lc->cnt, rx_packets);
+			TR_ADD(&lc->cnt, rx_bytes, len);
+			drop(lc, m, why);
+			continue;
+		}
+		TR_ADD(&lc->cnt, rx_bytes, len - m->pkt_len);
+		pkts[k++] = m;
+	}
+	return k;
+}
+
+static void burst_retry(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n);
+
+void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n_rx)
 {
 	const struct tr_relay *r = lc->relay;
 	uint64_t now64 = tr_clock_ms(&r->clock);       /* the server's buckets: no wrap */
@@ -187,6 +251,10 @@ void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 	uint16_t kidx[TR_BURST_MAX];
 	unsigned nk = 0;
 	struct handoff h = { .n = 0 };
+	struct rte_mbuf *retry[TR_BURST_MAX];
+	uint16_t nretry = 0;
+	/* Tags are checked and removed first where a side has them (D40). */
+	uint16_t n = unlikely(r->l2_tagged) ? l2_rx_burst(lc, pkts, n_rx) : n_rx;
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -221,6 +289,18 @@ void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 		}
 		switch (c->kind) {
 		case TR_K_DROP:
+			/* Untagged sides: a priority tag (VLAN 0) is accepted,
+			 * the frame handled without it after this burst. */
+			if (unlikely(c->reason == TR_DROP_VLAN_UNEXPECTED) && !r->l2_tagged) {
+				enum tr_drop_reason why = l2_rx(r, m);
+
+				if (why == TR_DROP_NONE) {
+					retry[nretry++] = m;
+					pkts[i] = NULL;
+					break;
+				}
+				c->reason = why;
+			}
 			if (c->icmp_type != 0)
 				h.m[h.n++] = m;
 			else
@@ -259,9 +339,24 @@ void tr_worker_burst(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 			native_packet(lc, pkts[i], &cl[i], refs[k], now, &h);
 	}
 	handoff_flush(lc, &h);
+	if (unlikely(nretry != 0))
+		burst_retry(lc, retry, nretry);
 	if (lc->rx_ring != NULL)
 		tr_tx_flush_all(lc);    /* replay lockstep: nothing stays buffered */
-	__atomic_store_n(&lc->processed, lc->processed + n, __ATOMIC_RELEASE);
+	__atomic_store_n(&lc->processed, lc->processed + n_rx, __ATOMIC_RELEASE);
+}
+
+/* Frames of this burst without their priority tag, as a burst of their own:
+ * what that burst counts as received and processed was counted already. */
+static void __attribute__((noinline))
+burst_retry(struct tr_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++) {
+		TR_ADD(&lc->cnt, rx_packets, (uint64_t)-1);
+		TR_ADD(&lc->cnt, rx_bytes, (uint64_t)0 - pkts[i]->pkt_len);
+	}
+	__atomic_store_n(&lc->processed, lc->processed - n, __ATOMIC_RELAXED);
+	tr_worker_burst(lc, pkts, n);
 }
 
 /* A worker polls rx queues rxq, rxq + n_workers, ... of a port: more queues

@@ -32,20 +32,21 @@ static inline void drop(struct tr_lcore *lc, struct rte_mbuf *m, enum tr_drop_re
 	rte_pktmbuf_free(m);
 }
 
-/* Ethernet + IPv4/UDP from src:3544 to dst:dport in front of the pl_len
- * bytes already at f + 42. */
-static void write_headers(struct tr_lcore *lc, uint8_t *f, uint64_t mac, uint32_t src, uint32_t dst,
-			  uint16_t dport, size_t pl_len)
+/* Ethernet (with the Teredo side's tags) + IPv4/UDP from src:3544 to
+ * dst:dport in front of the pl_len bytes already at f + l2 + 28 (l2 =
+ * tx_l2_len[TR_SIDE_TEREDO], 14 untagged). */
+static void write_headers(struct tr_lcore *lc, struct rte_mbuf *m, uint8_t *f, uint64_t mac,
+			  uint32_t src, uint32_t dst, uint16_t dport, size_t pl_len)
 {
 	const struct tr_relay *r = lc->relay;
 	struct rte_ether_addr d;
 
 	tr_u64_to_mac(mac, &d);
-	tr_build_eth(f, d.addr_bytes, r->mac_teredo.addr_bytes, TR_ETHERTYPE_IPV4);
+	size_t l2 = tr_l2_put(r, TR_SIDE_TEREDO, m, f, d.addr_bytes, TR_ETHERTYPE_IPV4);
 	/* Software checksums: RAs and forwarded bubbles/echo are small, and
 	 * the payload does not start with IPv6 (auth, origin), so the relay's
 	 * derived-checksum template does not apply (docs/server.md). */
-	tr_server_write_udp4(f + TR_ETH_HLEN, src, dst, dport, lc->ip_id++, r->cfg.ttl, pl_len);
+	tr_server_write_udp4(f + l2, src, dst, dport, lc->ip_id++, r->cfg.ttl, pl_len);
 }
 
 /* A new frame from bytes built on the stack, in the received mbuf. */
@@ -54,15 +55,17 @@ static void send_built(struct tr_lcore *lc, struct rte_mbuf *m, uint64_t mac, ui
 {
 	const struct tr_relay *r = lc->relay;
 
+	const uint16_t l2 = r->tx_l2_len[TR_SIDE_TEREDO];
+
 	rte_pktmbuf_reset(m);
-	uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(TR_ETH_HLEN + TR_ENCAP_HLEN + pl_len));
+	uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(l2 + TR_ENCAP_HLEN + pl_len));
 
 	if (f == NULL) {
 		drop(lc, m, TR_DROP_NO_MBUF);
 		return;
 	}
-	memcpy(f + TR_ETH_HLEN + TR_ENCAP_HLEN, pl, pl_len);
-	write_headers(lc, f, mac, src, dst, dport, pl_len);
+	memcpy(f + l2 + TR_ENCAP_HLEN, pl, pl_len);
+	write_headers(lc, m, f, mac, src, dst, dport, pl_len);
 	m->port = r->port_teredo;
 	tr_tx(lc, lc->tx_teredo, m);
 }
@@ -154,8 +157,8 @@ void tr_server_step(struct tr_lcore *lc, struct rte_mbuf *m, unsigned hw, uint64
 			return;
 		}
 		/* Hop limit unchanged, trailers stripped (Miredo; D77). */
-		tr_decap_mbuf(lc, m, v.ip6_off, v.ip6_len);
 		m->ol_flags = 0;
+		tr_decap_mbuf(lc, m, v.ip6_off, v.ip6_len);
 		TR_INC(&lc->cnt, srv_fwd_native);
 		TR_INC(&lc->cnt, fwd_native);
 		tr_tx(lc, lc->tx_native, m);
@@ -171,7 +174,8 @@ void tr_server_step(struct tr_lcore *lc, struct rte_mbuf *m, unsigned hw, uint64
 		 * P:3544 whichever address received it (RFC 4380 §5.3.1). */
 		uint32_t src_ip = load_be32(f + TR_ETH_HLEN + 12);
 		uint16_t src_port = (uint16_t)(f[pl_off - 8] << 8 | f[pl_off - 7]);
-		size_t head = TR_ETH_HLEN + TR_ENCAP_HLEN + (v.add_origin ? TR_ORIGIN_LEN : 0);
+		const uint16_t l2 = r->tx_l2_len[TR_SIDE_TEREDO];
+		size_t head = l2 + TR_ENCAP_HLEN + (v.add_origin ? TR_ORIGIN_LEN : 0);
 
 		rte_pktmbuf_adj(m, v.ip6_off);
 		if (m->pkt_len > v.fwd_len)
@@ -183,10 +187,10 @@ void tr_server_step(struct tr_lcore *lc, struct rte_mbuf *m, unsigned hw, uint64
 			return;
 		}
 		if (v.add_origin)
-			tr_origin_build(o + TR_ETH_HLEN + TR_ENCAP_HLEN, src_ip, src_port);
-		write_headers(lc, o, mac, r->srv.primary, v.dst_ip, v.dst_port,
-			      m->pkt_len - TR_ETH_HLEN - TR_ENCAP_HLEN);
+			tr_origin_build(o + l2 + TR_ENCAP_HLEN, src_ip, src_port);
 		m->ol_flags = 0;
+		write_headers(lc, m, o, mac, r->srv.primary, v.dst_ip, v.dst_port,
+			      m->pkt_len - l2 - TR_ENCAP_HLEN);
 		m->port = r->port_teredo;
 		TR_INC(&lc->cnt, srv_fwd_teredo);
 		TR_INC(&lc->cnt, fwd_teredo);

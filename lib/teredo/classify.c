@@ -466,8 +466,13 @@ void tr_classify_hw(const struct tr_relay_id *r, const uint8_t *frame, size_t le
 		return;
 	}
 	default:
-		/* VLAN tags (0x8100, 0x88a8) included: untagged ports only. */
-		drop(out, TR_DROP_ETH_UNKNOWN_TYPE);
+		/* Tags are checked and removed before (tr_l2_check): one left here
+		 * reached a relay whose sides are untagged. The worker still
+		 * accepts a priority tag (VLAN 0) after tr_l2_check. */
+		if (rd16(frame + 12) == TR_TPID_8021Q || rd16(frame + 12) == TR_TPID_8021AD)
+			drop(out, TR_DROP_VLAN_UNEXPECTED);
+		else
+			drop(out, TR_DROP_ETH_UNKNOWN_TYPE);
 		return;
 	}
 }

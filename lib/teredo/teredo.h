@@ -123,6 +123,57 @@ bool tr_udp4_cksum_ok(const uint8_t *ip, const uint8_t *udp, size_t udp_len);
 uint16_t tr_ipv6_l4_cksum(const uint8_t src[16], const uint8_t dst[16], uint8_t next_header,
 			  const uint8_t *l4, size_t l4_len);
 
+/* ------------------------------------------------------- VLAN (l2.c) */
+
+#define TR_TPID_8021Q       0x8100  /* IEEE 802.1Q C-tag */
+#define TR_TPID_8021AD      0x88a8  /* IEEE 802.1ad S-tag (QinQ outer) */
+#define TR_VLAN_HLEN        4
+#define TR_VLAN_VID_MAX     4094
+#define TR_L2_MAX_HLEN      (TR_ETH_HLEN + 2 * TR_VLAN_HLEN)
+
+/* The tags of one side: none, one 802.1Q tag, or an outer/inner pair
+ * (802.1ad QinQ; the outer TPID 0x88a8, or 0x8100 where switches use it).
+ * Fixed at configuration time. */
+struct tr_vlan {
+	uint8_t ntags;          /* 0, 1 or 2 */
+	uint16_t outer_tpid;    /* tag 0: 0x8100 when ntags = 1 */
+	uint16_t vid[2];        /* outer (or only) VLAN, inner VLAN; 1..4094 */
+};
+
+enum tr_side { TR_SIDE_TEREDO = 0, TR_SIDE_NATIVE = 1 };
+
+/* Tags a NIC removed on receipt (VLAN/QinQ strip offload), outermost first:
+ * their TPID is not known, only their TCI. */
+struct tr_rx_tags {
+	uint8_t n;
+	uint16_t tci[2];
+};
+
+/* The side a frame belongs to by its (inner) ethertype: IPv4 and ARP the
+ * Teredo side, IPv6 the native side; -1 for anything else. */
+int tr_l2_side_of(uint16_t ethertype);
+
+/*
+ * Receive check of a frame's tags against its side's (side[] indexed by
+ * enum tr_side): the tags the NIC stripped (hw, may be NULL) followed by
+ * the ones still in the frame. Returns TR_DROP_NONE and in *strip the bytes
+ * of tags between the MAC addresses and the ethertype (0, 4 or 8: moving
+ * the MACs forward by that much leaves the frame a stripping NIC would have
+ * delivered), or the drop reason. A priority tag (VLAN 0) counts as no tag.
+ * Frames of no side (unknown ethertype) pass with their tags removed, for
+ * the classifier to drop by ethertype.
+ */
+enum tr_drop_reason tr_l2_check(const struct tr_vlan side[2], const uint8_t *frame, size_t len,
+				const struct tr_rx_tags *hw, unsigned *strip);
+
+/* Ethernet header with v's tags (priority 0): 14, 18 or 22 bytes. */
+size_t tr_build_eth_vlan(uint8_t *out, const struct tr_vlan *v, const uint8_t dst[6],
+			 const uint8_t src[6], uint16_t ethertype);
+/* Insert v's tags after the MAC addresses of the frame at f (len bytes),
+ * which must have 4 * v->ntags bytes of room in front of it: the frame
+ * then starts at the returned pointer (what a NIC's VLAN insert does). */
+uint8_t *tr_l2_insert(uint8_t *f, const struct tr_vlan *v, uint16_t tci_outer, uint16_t tci_inner);
+
 /* ------------------------------------------------------- classification */
 
 /* Who the relay is: read-only configuration the classifier needs. */
@@ -174,9 +225,10 @@ struct tr_classified {
 };
 
 /*
- * Classify one Ethernet frame (untagged). Order of checks and the reason for
- * each rejection follow RFC 4380 §5.4.1 (native side) and §5.4.2 (Teredo
- * side); see docs/decisions.md. Stateful checks (peer exists, trusted
+ * Classify one Ethernet frame, untagged: its tags were checked and removed
+ * before (tr_l2_check); a frame still tagged is TR_DROP_VLAN_UNEXPECTED.
+ * Order of checks and the reason for each rejection follow RFC 4380 §5.4.1
+ * (native side) and §5.4.2 (Teredo side); see docs/decisions.md. Stateful checks (peer exists, trusted
  * mapping, nonce) are left to the caller: see mapping_ok and post_reason.
  */
 void tr_classify(const struct tr_relay_id *r, const uint8_t *frame, size_t len,
@@ -212,16 +264,22 @@ size_t tr_build_encap(uint8_t *out, uint32_t src, uint16_t sport, uint32_t dst, 
  * of a relay shares are written once, with their checksum sums, and each
  * packet patches the rest (tr_build_encap without the per-call set-up). */
 struct tr_encap_tmpl {
-	uint8_t hdr[TR_ETH_HLEN + TR_ENCAP_HLEN];
+	uint8_t hdr[TR_ETH_HLEN + TR_ENCAP_HLEN];      /* untagged Ethernet, then IPv4/UDP */
 	uint32_t ip_sum;        /* constant IPv4 header words */
 	uint32_t udp_sum;       /* constant pseudo-header and UDP header words */
 	uint32_t phdr_sum;      /* constant pseudo-header words (source, protocol) */
+	uint8_t l2_len;         /* Ethernet header written: 14, or 18 / 22 with tags */
+	uint8_t eth_vlan[TR_L2_MAX_HLEN];               /* that header (tags included) */
 };
 void tr_encap_tmpl_init(struct tr_encap_tmpl *t, const uint8_t src_mac[6], uint32_t src,
 			uint16_t sport, uint8_t ttl);
-/* 42 bytes at out for payload_len bytes that follow at out + 42 (an IPv6
+/* The same with the side's VLAN tags in the Ethernet header (NULL: none). */
+void tr_encap_tmpl_init_vlan(struct tr_encap_tmpl *t, const uint8_t src_mac[6],
+			     const struct tr_vlan *vlan, uint32_t src, uint16_t sport, uint8_t ttl);
+/* l2_len + 28 bytes at out for payload_len bytes that follow them (an IPv6
  * packet: the outer UDP checksum takes its sum from tr_ipv6_packet_sum).
- * Returns 42, or 0 when payload_len does not fit (as tr_build_encap). */
+ * Returns l2_len + 28 (42 untagged), or 0 when payload_len does not fit
+ * (as tr_build_encap). */
 size_t tr_encap_tmpl_write(const struct tr_encap_tmpl *t, uint8_t *out, const uint8_t dst_mac[6],
 			   uint32_t dst, uint16_t dport, uint16_t ip_id, size_t payload_len);
 /* The same for a NIC that computes both checksums (tx checksum offload):
@@ -230,6 +288,15 @@ size_t tr_encap_tmpl_write(const struct tr_encap_tmpl *t, uint8_t *out, const ui
 size_t tr_encap_tmpl_write_offload(const struct tr_encap_tmpl *t, uint8_t *out,
 				   const uint8_t dst_mac[6], uint32_t dst, uint16_t dport,
 				   uint16_t ip_id, size_t payload_len);
+
+/* Either of the two for a template without tags (l2_len 14), with no test
+ * of l2_len: the untagged fast path's. */
+size_t tr_encap_tmpl_write_untagged(const struct tr_encap_tmpl *t, uint8_t *out,
+				    const uint8_t dst_mac[6], uint32_t dst, uint16_t dport,
+				    uint16_t ip_id, size_t payload_len);
+size_t tr_encap_tmpl_write_offload_untagged(const struct tr_encap_tmpl *t, uint8_t *out,
+					    const uint8_t dst_mac[6], uint32_t dst, uint16_t dport,
+					    uint16_t ip_id, size_t payload_len);
 
 /* Decrement the IPv6 hop limit in place. Returns the new value. */
 uint8_t tr_ipv6_dec_hop(uint8_t *ip6);

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -73,6 +74,29 @@ def exclusive_by_file(out_file):
     return by
 
 
+def tag_pcap(path, vlan):
+    """Insert each side's tags (IPv4/ARP: vlan[0], IPv6: vlan[1]; 'V' or 'O:I') after the
+    MAC addresses of every frame of a little-endian microsecond pcap, in place."""
+    def tags(spec):
+        ids = [int(x) for x in spec.split(':')]
+        if len(ids) == 1:
+            return struct.pack('!HH', 0x8100, ids[0])
+        return struct.pack('!HHHH', 0x88a8, ids[0], 0x8100, ids[1])
+    side = {b'\x08\x00': tags(vlan[0]), b'\x08\x06': tags(vlan[0]), b'\x86\xdd': tags(vlan[1])}
+    with open(path, 'rb') as f:
+        data = f.read()
+    out, off = [data[:24]], 24
+    while off + 16 <= len(data):
+        ts, us, incl, orig = struct.unpack('<IIII', data[off:off + 16])
+        fr = data[off + 16:off + 16 + incl]
+        t = side.get(fr[12:14], b'')
+        fr = fr[:12] + t + fr[12:]
+        out.append(struct.pack('<IIII', ts, us, len(fr), orig + len(t)) + fr)
+        off += 16 + incl
+    with open(path, 'wb') as f:
+        f.write(b''.join(out))
+
+
 def measure(args, mode, cap, workdir, learn=False):
     """learn: a --pcap capture, tr_bench learns its peers (its pass runs outside tr_worker_main)."""
     out = os.path.join(workdir, 'cg-%s.out' % mode)
@@ -86,6 +110,8 @@ def measure(args, mode, cap, workdir, learn=False):
            '--', '--pcap', cap] + (['--peers', str(args.peers), '--seed', '1', '--servers', '16']
                                    if not learn else []) + [
            '--duration', str(args.duration), '--warmup', '0.2', '--label', mode]
+    if args.vlan:
+        cmd += ['--teredo-vlan', args.vlan[0], '--native-vlan', args.vlan[1]]
     r = sh(cmd, timeout=900)
     res = None
     for line in r.stdout.splitlines():
@@ -133,8 +159,13 @@ def main():
     ap.add_argument('--pcap', action='append', default=None, metavar='FILE',
                     help='measure these captures instead (peers learned by tr_bench); '
                          'default --out-dir perf/results/pcap')
+    ap.add_argument('--vlan', default=None, metavar='T,N',
+                    help='tagged sides, e.g. 100,200 (802.1Q) or 10:11,20:21 (QinQ 0x88a8 '
+                         'outer:inner): the captures are tagged to match')
     args = ap.parse_args()
     args.out_dir = args.out_dir or os.path.join(REPO, 'perf', 'results', *(['pcap'] if args.pcap else []))
+    if args.vlan:
+        args.vlan = args.vlan.split(',')
     args.gen = args.gen or os.path.join(args.build_dir, 'perf', 'tr_gen')
     for tool in ('valgrind', 'callgrind_annotate'):
         if sh(['which', tool]).returncode != 0:
@@ -154,6 +185,8 @@ def main():
                     '--seed', '1', '--mix', mix, '--size', '104'])
             if g.returncode != 0:
                 sys.exit('callgrind.py: tr_gen failed: ' + g.stderr)
+            if args.vlan:
+                tag_pcap(cap, args.vlan)
             rec = measure(args, mode, cap, wd)
             print('%s %d peers: %.1f instructions/packet  %s' % (
                 mode, args.peers, rec['instructions_per_pkt'],

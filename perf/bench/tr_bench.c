@@ -75,6 +75,7 @@ struct bopts {
 	uint16_t relay_port;
 	uint8_t relay6[16];
 	const char *peers_out;
+	uint16_t vlan[2], inner_vlan[2];   /* [ports] teredo_/native_(inner_)vlan; 0 = untagged */
 };
 
 static void usage(FILE *f)
@@ -100,7 +101,9 @@ static void usage(FILE *f)
 "  --warmup S         seconds before measuring (default 0.5)\n"
 "  --stages           afterwards, time rx / classify / lookup / entry / rewrite / tx per burst\n"
 "  --stage-seconds S  seconds per stage variant (default 1)\n"
-"  --label TEXT       copied into the JSON result\n");
+"  --label TEXT       copied into the JSON result\n"
+"  --teredo-vlan N[:M] --native-vlan N[:M]   the sides' VLAN (M: inner VLAN, QinQ 0x88a8);\n"
+"                     the capture must carry those tags (callgrind.py --vlan tags it)\n");
 }
 
 static int parse(int argc, char **argv, struct bopts *o)
@@ -116,6 +119,7 @@ static int parse(int argc, char **argv, struct bopts *o)
 		{ "learn", no_argument, NULL, 'L' }, { "relay", required_argument, NULL, 'r' },
 		{ "relay6", required_argument, NULL, '6' }, { "peers-out", required_argument, NULL, 'o' },
 		{ "pass", no_argument, NULL, 'P' },
+		{ "teredo-vlan", required_argument, NULL, 'T' }, { "native-vlan", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -173,6 +177,16 @@ static int parse(int argc, char **argv, struct bopts *o)
 		case 'g': o->stages = true; break;
 		case 'G': o->stage_seconds = strtod(optarg, NULL); break;
 		case 'l': o->label = optarg; break;
+		case 'T':
+		case 'N': {
+			int side = c == 'T' ? TR_SIDE_TEREDO : TR_SIDE_NATIVE;
+			char *end;
+
+			o->vlan[side] = (uint16_t)strtoul(optarg, &end, 10);
+			if (*end == ':')
+				o->inner_vlan[side] = (uint16_t)strtoul(end + 1, NULL, 10);
+			break;
+		}
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -507,6 +521,10 @@ static int setup_relay(struct tr_relay *r, const struct bopts *o, uint64_t frame
 	c->shards = o->shards;
 	c->peers_max = o->capacity;
 	c->summary_interval_s = 0;
+	c->teredo_vlan = o->vlan[TR_SIDE_TEREDO];
+	c->teredo_inner_vlan = o->inner_vlan[TR_SIDE_TEREDO];
+	c->native_vlan = o->vlan[TR_SIDE_NATIVE];
+	c->native_inner_vlan = o->inner_vlan[TR_SIDE_NATIVE];
 
 	tr_clock_init(&r->clock, false);
 	tr_relay_fill_id(r);          /* as tr_relay_init: identity, roles, gateway MACs */

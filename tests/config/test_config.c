@@ -376,6 +376,20 @@ static const struct bad bad_values[] = {
 	{ "ports", "profile", "0123456789012345678901234567890123456789012345678901234567890123",
 	  "too long (at most 63 characters)" },
 	{ "ports", "profile", "my profile", "must not contain spaces" },
+	{ "ports", "teredo_vlan", "0", "must be between 1 and 4094" },
+	{ "ports", "teredo_vlan", "4095", "must be between 1 and 4094" },
+	{ "ports", "teredo_vlan", "vlan100", "must be a decimal integer between 1 and 4094" },
+	{ "ports", "teredo_vlan", "0x64", "must be a decimal integer between 1 and 4094" },
+	{ "ports", "teredo_inner_vlan", "0", "must be between 1 and 4094" },
+	{ "ports", "teredo_inner_vlan", "4095", "must be between 1 and 4094" },
+	{ "ports", "teredo_outer_tpid", "0x9100", "must be 0x8100 (802.1Q) or 0x88a8 (802.1ad)" },
+	{ "ports", "teredo_outer_tpid", "33024", "must be 0x8100 (802.1Q) or 0x88a8 (802.1ad)" },
+	{ "ports", "native_vlan", "0", "must be between 1 and 4094" },
+	{ "ports", "native_vlan", "4095", "must be between 1 and 4094" },
+	{ "ports", "native_vlan", "-7", "must be a decimal integer between 1 and 4094" },
+	{ "ports", "native_inner_vlan", "4096", "must be between 1 and 4094" },
+	{ "ports", "native_inner_vlan", "ten", "must be a decimal integer between 1 and 4094" },
+	{ "ports", "native_outer_tpid", "8100", "must be 0x8100 (802.1Q) or 0x88a8 (802.1ad)" },
 	{ "nexthop", "ipv4_gateway", "1.2.3", "not a valid IPv4 address" },
 	{ "nexthop", "ipv4_gateway", "239.1.1.1", "must be a unicast address (not multicast or broadcast)" },
 	{ "nexthop", "ipv4_gateway_mac", "02:00:00:00:00", "not a MAC address (xx:xx:xx:xx:xx:xx)" },
@@ -508,7 +522,45 @@ test_bad_values(void **state)
 	}
 	free(dump);
 	assert_int_equal(covered, total);
-	assert_int_equal(total, 53);
+	assert_int_equal(total, 59);
+}
+
+/* [ports] VLANs (issue 17): what a valid file gives, and the cross-key rules. */
+static void
+test_l2_vlan_keys(void **state)
+{
+	struct loaded l;
+	struct tr_vlan v;
+
+	(void)state;
+	load_ok(&l, REQ "[ports]\nteredo_vlan = 100\nnative_vlan = 7\nnative_inner_vlan = 4094\n");
+	tr_config_vlan(&l.c, TR_SIDE_TEREDO, &v);
+	assert_int_equal(v.ntags, 1);
+	assert_int_equal(v.outer_tpid, 0x8100);
+	assert_int_equal(v.vid[0], 100);
+	tr_config_vlan(&l.c, TR_SIDE_NATIVE, &v);
+	assert_int_equal(v.ntags, 2);
+	assert_int_equal(v.outer_tpid, 0x88a8);          /* 802.1ad by default */
+	assert_int_equal(v.vid[0], 7);
+	assert_int_equal(v.vid[1], 4094);
+	load_ok(&l, REQ "[ports]\nnative_vlan = 7\nnative_inner_vlan = 8\nnative_outer_tpid = 0x8100\n"
+		"teredo_vlan = 1\nteredo_outer_tpid = 0x88A8\n");
+	tr_config_vlan(&l.c, TR_SIDE_NATIVE, &v);
+	assert_int_equal(v.outer_tpid, 0x8100);
+	tr_config_vlan(&l.c, TR_SIDE_TEREDO, &v);
+	assert_int_equal(v.ntags, 1);
+	assert_int_equal(v.outer_tpid, 0x88a8);
+	/* Untagged by default. */
+	load_ok(&l, REQ);
+	tr_config_vlan(&l.c, TR_SIDE_TEREDO, &v);
+	assert_int_equal(v.ntags, 0);
+	/* An inner tag without the outer one, a TPID without a tag. */
+	expect_err(REQ "[ports]\nteredo_inner_vlan = 200\n", 5,
+		   "[ports] teredo_inner_vlan = 200: needs teredo_vlan (the outer tag) as well");
+	expect_err(REQ "[ports]\nteredo_vlan = 5\nnative_inner_vlan = 9\n", 6,
+		   "[ports] native_inner_vlan = 9: needs native_vlan (the outer tag) as well");
+	expect_err(REQ "[ports]\nnative_outer_tpid = 0x88a8\n", 5,
+		   "[ports] native_outer_tpid: needs native_vlan (the tag it applies to)");
 }
 
 static void
@@ -973,6 +1025,7 @@ main(void)
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_l2_vlan_keys),
 		cmocka_unit_test(test_empty_values),
 		cmocka_unit_test(test_structure_errors),
 		cmocka_unit_test(test_long_and_binary),

@@ -120,7 +120,7 @@ def frames():
 
     # ---- layer 2
     f["eth_truncated"] = raw(eth())[:10]
-    f["eth_unknown_type-vlan"] = raw(Ether(dst=MAC_R, src=MAC_N) / Dot1Q(vlan=7) / IP(src=A4, dst=R4))
+    f["vlan_unexpected-vlan"] = raw(Ether(dst=MAC_R, src=MAC_N) / Dot1Q(vlan=7) / IP(src=A4, dst=R4))
     f["arp_malformed"] = raw(eth() / ARP(op=1, pdst=R4, hwtype=6, hwsrc=MAC_N, psrc="198.51.100.254"))
     f["arp_not_for_us"] = raw(eth() / ARP(op=1, hwsrc=MAC_N, psrc="198.51.100.254", pdst="198.51.100.2"))
 

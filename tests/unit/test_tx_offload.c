@@ -109,6 +109,7 @@ int main(int argc, char **argv)
 	relay.cfg.ttl = 64;
 	relay.mac_teredo = (struct rte_ether_addr){ { 0x02, 0x70, 0x63, 0x61, 0x70, 0x00 } };
 	relay.lc[1].relay = &relay;
+	tr_relay_set_tx_vlan(&relay, (const bool[2]){ false, false });   /* untagged sides */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(offload_leaves_what_dpdk_expects),
 	};
