@@ -3,8 +3,9 @@
 """Scale-out suite: two terelay relays behind a BIRD 2 router with ECMP, each
 announcing 2001::/32 (anycast) and its own IPv4 service /32 by eBGP through
 its own BIRD, toggled by deploy/bgp/terelay-health. Real Miredo clients behind
-NATs and a native IPv6 host send traffic through both; one relay is stopped
-(SIGTERM), restarted, then the other's worker lcore is frozen (stalled) and
+NATs and a native IPv6 host send traffic through both; one relay is restarted
+in place with its state file (its clients stay pinned), then stopped (SIGTERM)
+and started again, then the other's worker lcore is frozen (stalled) and
 released; failover/recovery times and lost pings are measured and asserted.
 Last, route-only checks of two more health rules: SIGSTOP of the whole process
 (telemetry silent) and a link down under net_af_packet.
@@ -54,6 +55,11 @@ NATIVE_FAILOVER_BOUND_S = 10.0  # native-initiated ping stream answered again
 # relay: its peer entry expires 30 s after the last packet from the peer
 # (RFC 4380 §5.2.5/§5.2.9), then a direct connectivity test through the server.
 CLIENT_FAILOVER_BOUND_S = 30 + 15
+# A relay restarted in place with its state file ([state], docs/deploy.md
+# "Restarts") trusts its clients again at once: a client pinned to it is
+# answered again once the relay is back in the ECMP set (exit + start +
+# re-announcement, ~4-6 s here), long before its own 30 s timer would re-pin it.
+RESTART_CLIENT_BOUND_S = 12.0
 SETTLE_TIMEOUT_S = 50
 
 
@@ -94,6 +100,7 @@ class Bed:
         self.ns_all = ['rtr', 'rly1', 'rly2', 'v6h', 'srv', 'nat1', 'cli1', 'nat2', 'cli2']
         self.created = []
         self.starts = {1: 0, 2: 0}
+        self.no_state = False
 
     # ------------------------------------------------------------------ plumbing
     def ns(self, name):
@@ -290,7 +297,10 @@ capacity = 65536
 pending_capacity = 4096
 [telemetry]
 summary_interval = 1
-""")
+""" + ('' if self.no_state else f"""[state]
+file = {self.work}/state-rly{n}
+interval = 5
+"""))
         return path
 
     def prefix(self, n):
@@ -571,7 +581,8 @@ class Run:
             check(any(n in s.down for s in self.streams) and any(n in s.up for s in self.streams),
                   f'relay {n} carries no stream in one direction')
 
-    def measure(self, name, t_ev, t_route, relay, unaffected_max_lost=3, observe=6.0):
+    def measure(self, name, t_ev, t_route, relay, unaffected_max_lost=3, observe=6.0,
+                client_bound=CLIENT_FAILOVER_BOUND_S):
         """Waits until every stream is answered again (at least observe s after the
         routing change); returns per-stream results. A stream is affected when
         the relay carried it in either direction at the baseline."""
@@ -598,7 +609,7 @@ class Run:
             if r['affected']:
                 # a client that pinned the lost relay for a peer it sends to waits for
                 # its peer entry to expire; everything else follows the routing change
-                bound = CLIENT_FAILOVER_BOUND_S if (s.kind == 'client' and relay in s.up) else NATIVE_FAILOVER_BOUND_S
+                bound = client_bound if (s.kind == 'client' and relay in s.up) else NATIVE_FAILOVER_BOUND_S
                 check(r['lost'] == 0 or (r['outage_s'] is not None and r['outage_s'] <= bound),
                       f'{name}: stream {s.name} not answered again within {bound} s: {r}')
             else:
@@ -627,6 +638,48 @@ class Run:
         return out
 
     # ---------------------------------------------------------------- events
+    def restart_in_place_relay1(self):
+        """An upgrade: relay 1 stopped (SIGTERM: it writes its state file) and
+        started again at once. Its clients stay pinned to it (the same relay per
+        stream and direction as at the baseline) and their streams come back
+        with the re-announcement, not after the clients' 30 s timer."""
+        b = self.bed
+        log('event: restart relay 1 in place (state file)')
+        pinned = {s.name: (sorted(s.down), sorted(s.up)) for s in self.streams}
+        t = time.time()
+        b.stop('terelay1')
+        t_exit = time.time() - t
+        tw = self.wait_routes({2}, {2}, WITHDRAW_BOUND_S + 5, 'relay 1 stopped for a restart') - t
+        b.start_relay(1)
+        t_up = time.time() - t
+        st = b.stats(1)
+        # every client it carried at the stop comes back trusted from the file
+        trusted = {c: (b.peer(1, self.addr[c]) or {}).get('state') for c in (1, 2)}
+        ta = self.wait_routes({1, 2}, {1, 2}, ANNOUNCE_BOUND_S + 5, 'relay 1 restarted in place') - t
+        log(f'relay 1 exited in {t_exit:.2f} s, withdrawn at {tw:.2f} s, telemetry up at {t_up:.2f} s, '
+            f'back in the ECMP set at {ta:.2f} s; state_restored {st["state_restored"]}, '
+            f'state_lapsed {st["state_lapsed"]}; clients at start: {trusted}')
+        res = self.measure('restart in place (relay 1, state file)', t, t + ta, 1,
+                           client_bound=RESTART_CLIENT_BOUND_S)
+        bubbles = b.stats(1)['bubbles_sent']
+        log(f'restarted relay 1 sent {bubbles} bubbles')
+        # checked after the streams are measured, so that a run without the
+        # state file (--no-state) still shows what the restart costs then
+        check(st['state_restored'] >= 2 and st['state_lapsed'] == 0,
+              f'restart in place: state_restored {st["state_restored"]}, state_lapsed {st["state_lapsed"]}: '
+              f'expected both clients (at least 2 peers) restored trusted, none lapsed')
+        check(all(v == 'trusted' for v in trusted.values()),
+              f'restart in place: clients not trusted when the restarted relay came up: {trusted}')
+        check(bubbles == 0, f'restart in place: the restarted relay sent {bubbles} bubbles: its clients '
+                            f'should have been trusted from the state file')
+        self.event('restart_in_place', t, {'exit_s': round(t_exit, 2), 'withdraw_s': round(tw, 2),
+                                           'startup_s': round(t_up, 2), 'announce_s': round(ta, 2),
+                                           'state_restored': st['state_restored']}, res)
+        after = self.attribute(strict=True)
+        self.results['events'][-1]['streams_after'] = after
+        moved = {n: (pinned[n], (v['down'], v['up'])) for n, v in after.items() if (v['down'], v['up']) != pinned[n]}
+        check(not moved, f'restart in place: streams changed relay (before, after as (down, up)): {moved}')
+
     def sigterm_relay1(self):
         b = self.bed
         log('event: SIGTERM relay 1')
@@ -766,6 +819,8 @@ def main():
     ap.add_argument('--keep', action='store_true', help='keep the log directory')
     ap.add_argument('--json', default='', help='write the measurements here')
     ap.add_argument('--hold', type=float, default=0, help=argparse.SUPPRESS)   # debugging: pause after the baseline
+    ap.add_argument('--no-state', action='store_true',
+                    help='relays without [state] (the comparison of docs/scale-out.md; the restart checks then fail)')
     a = ap.parse_args()
     if os.geteuid() != 0:
         print('scaleout: FAIL: must run as root (network namespaces)', file=sys.stderr)
@@ -773,6 +828,7 @@ def main():
     work = tempfile.mkdtemp(prefix='terelay-scaleout-')
     os.chmod(work, 0o755)
     bed = Bed(os.path.abspath(a.terelay) if a.terelay else '', work, f'so{os.getpid() % 100000}-')
+    bed.no_state = a.no_state
 
     def on_signal(sig, frame):
         raise SystemExit(128 + sig)
@@ -792,6 +848,7 @@ def main():
         if a.hold:
             log(f'holding {a.hold} s (--hold)')
             time.sleep(a.hold)
+        run.restart_in_place_relay1()
         run.sigterm_relay1()
         run.restart_relay1()
         run.stall_relay2()
