@@ -116,8 +116,8 @@ static uint16_t map_zero(uint16_t c, const uint8_t *l4, size_t l4_len, size_t fi
  * checksum of its own: a valid TCP, UDP or ICMPv6 checksum makes the
  * payload sum the complement of the pseudo-header sum (RFC 1071 §1,
  * RFC 8200 §8.1), and the pseudo-header is made of header fields.
- * Encapsulation uses it for the outer UDP checksum, which then reads 40
- * bytes instead of the packet. If the inner checksum is wrong the outer
+ * Encapsulation uses it for the outer UDP checksum, which then reads 8
+ * header bytes instead of the packet. If the inner checksum is wrong the outer
  * one comes out wrong too, so the receiver still drops the packet (at UDP
  * instead of TCP). Anything else (extension headers, fragments, a UDP
  * checksum of 0, a length that disagrees) is summed in full.
@@ -149,16 +149,15 @@ uint32_t tr_ipv6_packet_sum(const uint8_t *ip6, size_t len)
 	    (nh == TR_NH_UDP && ip6[TR_IPV6_HLEN + 6] == 0 && ip6[TR_IPV6_HLEN + 7] == 0))
 		return tr_cksum_add(0, ip6, len);
 
-	uint8_t tail[8];                        /* pseudo-header: length, zero, next header */
+	/* The packet sum is header + payload, and the payload sums to minus
+	 * its pseudo-header (addresses, length, next header). The addresses
+	 * and the length are in the header too and cancel: what is left is
+	 * the first 8 bytes without the length word, minus the next-header
+	 * word of the pseudo-header (0, nh). Congruent modulo 0xffff to the
+	 * full sum, and non-zero (the version nibble). */
+	const uint8_t nh_w[2] = { 0, nh };
 
-	put_be32(tail, (uint32_t)plen);
-	tail[4] = tail[5] = tail[6] = 0;
-	tail[7] = nh;
-
-	uint64_t addrs = tr_add_words(0, ip6 + 8, 32);
-	uint32_t payload = (uint16_t)~tr_fold64(tr_add_words(addrs, tail, sizeof(tail)));
-
-	return tr_fold64(tr_add_words(addrs, ip6, 8) + payload);
+	return tr_fold64(tr_raw32(ip6) + tr_raw16(ip6 + 6) + (0xffffu ^ tr_raw16(nh_w)));
 }
 
 static uint32_t udp4_pseudo_sum(uint32_t src, uint32_t dst, size_t udp_len)
