@@ -10,14 +10,54 @@
 #include "cksum_impl.h"
 #include "teredo.h"
 
+/* 32-byte blocks as four 64-bit words in one add-with-carry chain (the
+ * carry out of each add is the end-around carry of the next): 5
+ * instructions per 32 bytes where the 32-bit words below take 16. In C
+ * the carry chain cannot be written (gcc 12 has no __builtin_addcll), so
+ * x86-64 only; elsewhere the 32-bit loop takes everything. Returns the sum
+ * reduced below 2^33, so the 32-bit adds that follow cannot overflow. */
+static inline uint64_t sum_blocks32(uint64_t sum, const uint8_t **pp, size_t *lenp)
+{
+#if defined(__x86_64__)
+	struct blk {
+		uint8_t b[32];
+	};
+	const uint8_t *p = *pp;
+	size_t len = *lenp;
+
+	if (len < 32)
+		return sum;
+	do {
+		__asm__("addq 0(%[p]), %[a]\n\t"
+			"adcq 8(%[p]), %[a]\n\t"
+			"adcq 16(%[p]), %[a]\n\t"
+			"adcq 24(%[p]), %[a]\n\t"
+			"adcq $0, %[a]"
+			: [a] "+r"(sum)
+			: [p] "r"(p), "m"(*(const struct blk *)(const void *)p)
+			: "cc");
+		p += 32;
+		len -= 32;
+	} while (len >= 32);
+	*pp = p;
+	*lenp = len;
+	return (sum & 0xffffffffu) + (sum >> 32);
+#else
+	(void)pp;
+	(void)lenp;
+	return sum;
+#endif
+}
+
 /* The unfolded sum of any buffer; inlined where the length is a packet's. */
 static inline uint64_t sum_bytes(uint64_t sum, const uint8_t *p, size_t len)
 {
 	/* 32-bit words into 64-bit accumulators: the same one's-complement sum
 	 * as 16-bit words once folded (RFC 1071 §2(C)), four times fewer adds,
 	 * and four independent chains the CPU can run in parallel. This is the
-	 * per-packet cost of UDP checksum verification (decapsulation); 64-bit
-	 * words with add-with-carry measured more instructions, not fewer. */
+	 * per-packet cost of UDP checksum verification (decapsulation). */
+	sum = sum_blocks32(sum, &p, &len);
+
 	uint64_t a0 = sum, a1 = 0, a2 = 0, a3 = 0;
 	uint32_t w0, w1, w2, w3;
 
