@@ -68,7 +68,19 @@ void tr_addr_encode(const struct tr_addr_info *in, uint8_t out[16])
  */
 bool tr_ipv4_is_global(uint32_t ip)
 {
-	switch (ip >> 24) {
+	/* First octets with a non-global block (0, 10, 127, 169, 172, 192,
+	 * 224-255): one bit test answers every other address. */
+	static const uint64_t special[4] = {
+		1ull << 0 | 1ull << 10,                 /* 0-63 */
+		1ull << (127 - 64),                     /* 64-127 */
+		1ull << (169 - 128) | 1ull << (172 - 128), /* 128-191 */
+		1ull << 0 | 0xffffffff00000000ull,      /* 192, 224-255 */
+	};
+	unsigned o = ip >> 24;
+
+	if (!(special[o >> 6] >> (o & 63) & 1))
+		return true;
+	switch (o) {
 	case 0:                                        /* 0.0.0.0/8 */
 	case 10:                                       /* 10.0.0.0/8 */
 	case 127:                                      /* 127.0.0.0/8 */
@@ -106,11 +118,18 @@ bool tr_ipv6_is_unspecified(const uint8_t a[16])
 
 bool tr_ipv6_is_global_unicast(const uint8_t a[16])
 {
+	uint64_t hi;
+
 	if (tr_ipv6_is_multicast(a))
 		return false;
 	/* fe80::/10 link-local */
 	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
 		return false;
+	/* Both /96 blocks below start with 64 zero bits: any other address
+	 * is decided here, with one load. */
+	memcpy(&hi, a, 8);
+	if (hi != 0)
+		return true;
 	/* ::/96 covers unspecified, loopback and IPv4-compatible (RFC 4291 §2.5.5.1). */
 	if (all_zero(a, 12))
 		return false;

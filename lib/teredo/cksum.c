@@ -10,14 +10,54 @@
 #include "cksum_impl.h"
 #include "teredo.h"
 
+/* 32-byte blocks as four 64-bit words in one add-with-carry chain (the
+ * carry out of each add is the end-around carry of the next): 5
+ * instructions per 32 bytes where the 32-bit words below take 16. In C
+ * the carry chain cannot be written (gcc 12 has no __builtin_addcll), so
+ * x86-64 only; elsewhere the 32-bit loop takes everything. Returns the sum
+ * reduced below 2^33, so the 32-bit adds that follow cannot overflow. */
+static inline uint64_t sum_blocks32(uint64_t sum, const uint8_t **pp, size_t *lenp)
+{
+#if defined(__x86_64__)
+	struct blk {
+		uint8_t b[32];
+	};
+	const uint8_t *p = *pp;
+	size_t len = *lenp;
+
+	if (len < 32)
+		return sum;
+	do {
+		__asm__("addq 0(%[p]), %[a]\n\t"
+			"adcq 8(%[p]), %[a]\n\t"
+			"adcq 16(%[p]), %[a]\n\t"
+			"adcq 24(%[p]), %[a]\n\t"
+			"adcq $0, %[a]"
+			: [a] "+r"(sum)
+			: [p] "r"(p), "m"(*(const struct blk *)(const void *)p)
+			: "cc");
+		p += 32;
+		len -= 32;
+	} while (len >= 32);
+	*pp = p;
+	*lenp = len;
+	return (sum & 0xffffffffu) + (sum >> 32);
+#else
+	(void)pp;
+	(void)lenp;
+	return sum;
+#endif
+}
+
 /* The unfolded sum of any buffer; inlined where the length is a packet's. */
 static inline uint64_t sum_bytes(uint64_t sum, const uint8_t *p, size_t len)
 {
 	/* 32-bit words into 64-bit accumulators: the same one's-complement sum
 	 * as 16-bit words once folded (RFC 1071 §2(C)), four times fewer adds,
 	 * and four independent chains the CPU can run in parallel. This is the
-	 * per-packet cost of UDP checksum verification (decapsulation); 64-bit
-	 * words with add-with-carry measured more instructions, not fewer. */
+	 * per-packet cost of UDP checksum verification (decapsulation). */
+	sum = sum_blocks32(sum, &p, &len);
+
 	uint64_t a0 = sum, a1 = 0, a2 = 0, a3 = 0;
 	uint32_t w0, w1, w2, w3;
 
@@ -116,8 +156,8 @@ static uint16_t map_zero(uint16_t c, const uint8_t *l4, size_t l4_len, size_t fi
  * checksum of its own: a valid TCP, UDP or ICMPv6 checksum makes the
  * payload sum the complement of the pseudo-header sum (RFC 1071 §1,
  * RFC 8200 §8.1), and the pseudo-header is made of header fields.
- * Encapsulation uses it for the outer UDP checksum, which then reads 40
- * bytes instead of the packet. If the inner checksum is wrong the outer
+ * Encapsulation uses it for the outer UDP checksum, which then reads 8
+ * header bytes instead of the packet. If the inner checksum is wrong the outer
  * one comes out wrong too, so the receiver still drops the packet (at UDP
  * instead of TCP). Anything else (extension headers, fragments, a UDP
  * checksum of 0, a length that disagrees) is summed in full.
@@ -149,16 +189,15 @@ uint32_t tr_ipv6_packet_sum(const uint8_t *ip6, size_t len)
 	    (nh == TR_NH_UDP && ip6[TR_IPV6_HLEN + 6] == 0 && ip6[TR_IPV6_HLEN + 7] == 0))
 		return tr_cksum_add(0, ip6, len);
 
-	uint8_t tail[8];                        /* pseudo-header: length, zero, next header */
+	/* The packet sum is header + payload, and the payload sums to minus
+	 * its pseudo-header (addresses, length, next header). The addresses
+	 * and the length are in the header too and cancel: what is left is
+	 * the first 8 bytes without the length word, minus the next-header
+	 * word of the pseudo-header (0, nh). Congruent modulo 0xffff to the
+	 * full sum, and non-zero (the version nibble). */
+	const uint8_t nh_w[2] = { 0, nh };
 
-	put_be32(tail, (uint32_t)plen);
-	tail[4] = tail[5] = tail[6] = 0;
-	tail[7] = nh;
-
-	uint64_t addrs = tr_add_words(0, ip6 + 8, 32);
-	uint32_t payload = (uint16_t)~tr_fold64(tr_add_words(addrs, tail, sizeof(tail)));
-
-	return tr_fold64(tr_add_words(addrs, ip6, 8) + payload);
+	return tr_fold64(tr_raw32(ip6) + tr_raw16(ip6 + 6) + (0xffffu ^ tr_raw16(nh_w)));
 }
 
 static uint32_t udp4_pseudo_sum(uint32_t src, uint32_t dst, size_t udp_len)

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -29,10 +30,11 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 MODES = {'encap': '1:0:0:0', 'decap': '0:1:0:0'}
+PMD_PREFIX = 'librte_net_'
 
 # Stage -> functions whose inclusive cost it is (a function counted once).
 STAGES = [
-    ('classify', ['tr_classify']),
+    ('classify', ['tr_classify', 'tr_classify_hw']),
     ('lookup', ['tr_peer_lookup_bulk']),
     ('rewrite', ['tr_encap_mbuf', 'tr_decap_mbuf', 'tr_ipv6_dec_hop']),
     ('tx', ['tr_tx_flush', 'tr_tx_flush_all']),
@@ -61,17 +63,23 @@ def exclusive_by_file(out_file):
     """Instructions by source file (inlined code counts where it was written:
     with LTO, classify.c's code inlined into the worker still counts as
     classify.c), or by shared object for code without line info (the PMDs,
-    librte_hash)."""
-    r = sh(['callgrind_annotate', '--threshold=100', out_file])
-    by = {}
+    librte_hash); and by function (file:function, exclusive). The object
+    of each entry tells terelay's own code from the PMD's."""
+    r = sh(['callgrind_annotate', '--inclusive=no', '--threshold=100', out_file])
+    by, by_fn, pmd = {}, {}, 0
     for line in r.stdout.splitlines():
         m = re.match(r'\s*([\d,]+)\s+\([^)]*\)\s+(\S+?):(\S+)(?:\s+\[(\S+)\])?\s*$', line)
         if not m or m.group(2) == 'PROGRAM' or '=>' in line:
             continue
-        f = m.group(2)
+        f, n = m.group(2), int(m.group(1).replace(',', ''))
         key = os.path.basename(m.group(4)) if f == '???' and m.group(4) else os.path.basename(f)
-        by[key] = by.get(key, 0) + int(m.group(1).replace(',', ''))
-    return by
+        by[key] = by.get(key, 0) + n
+        fk = '%s:%s' % (key, m.group(3))
+        by_fn[fk] = by_fn.get(fk, 0) + n
+        # the poll-mode driver: rx copy and tx free, what testpmd io does too
+        if m.group(4) and os.path.basename(m.group(4)).startswith(PMD_PREFIX):
+            pmd += n
+    return by, by_fn, pmd
 
 
 def tag_pcap(path, vlan):
@@ -139,11 +147,20 @@ def measure(args, mode, cap, workdir, learn=False):
     # rx = the loop minus the burst handling and the flushes outside it.
     rec['stages']['rx_and_loop'] = round((total - burst - costs.get('tr_tx_flush_all', 0)) / pkts, 1)
     rec['stages']['decide_and_counters'] = round(
-        (burst - sum(costs.get(f, 0) for f in ['tr_classify', 'tr_peer_lookup_bulk', 'tr_encap_mbuf',
-                                                'tr_decap_mbuf', 'tr_ipv6_dec_hop', 'tr_tx_flush'])) / pkts, 1)
-    files = exclusive_by_file(worker_file)
+        (burst - sum(costs.get(f, 0) for f in ['tr_classify', 'tr_classify_hw', 'tr_peer_lookup_bulk',
+                                                'tr_encap_mbuf', 'tr_decap_mbuf', 'tr_ipv6_dec_hop',
+                                                'tr_tx_flush'])) / pkts, 1)
+    if args.keep:
+        # for callgrind_annotate --auto=yes: the worker thread's profile
+        os.makedirs(args.out_dir, exist_ok=True)
+        shutil.copy(worker_file, os.path.join(args.out_dir, 'callgrind-%s.out' % mode))
+    files, fns, pmd = exclusive_by_file(worker_file)
+    rec['pmd_per_pkt'] = round(pmd / pkts, 1)
+    rec['terelay_per_pkt'] = round((total - pmd) / pkts, 1)
     rec['by_source_file'] = {f: round(c / pkts, 1) for f, c in
                              sorted(files.items(), key=lambda kv: -kv[1]) if c / pkts >= 1.0}
+    rec['by_function'] = {f: round(c / pkts, 1) for f, c in
+                          sorted(fns.items(), key=lambda kv: -kv[1]) if c / pkts >= 1.0}
     top = sorted(((c, f) for f, c in costs.items() if c < total), reverse=True)[:12]
     rec['top_inclusive'] = [{'function': f, 'instructions_per_pkt': round(c / pkts, 1)} for c, f in top]
     return rec
@@ -162,6 +179,8 @@ def main():
     ap.add_argument('--vlan', default=None, metavar='T,N',
                     help='tagged sides, e.g. 100,200 (802.1Q) or 10:11,20:21 (QinQ 0x88a8 '
                          'outer:inner): the captures are tagged to match')
+    ap.add_argument('--keep', action='store_true',
+                    help='keep the worker thread\'s profile per mode in --out-dir (callgrind-MODE.out)')
     args = ap.parse_args()
     args.out_dir = args.out_dir or os.path.join(REPO, 'perf', 'results', *(['pcap'] if args.pcap else []))
     if args.vlan:
@@ -188,9 +207,10 @@ def main():
             if args.vlan:
                 tag_pcap(cap, args.vlan)
             rec = measure(args, mode, cap, wd)
-            print('%s %d peers: %.1f instructions/packet  %s' % (
-                mode, args.peers, rec['instructions_per_pkt'],
-                ' '.join('%s %.1f' % kv for kv in rec['stages'].items())), flush=True)
+            print('%s %d peers: %.1f instructions/packet (terelay %.1f, PMD %.1f)  %s' % (
+                mode, args.peers, rec['instructions_per_pkt'], rec['terelay_per_pkt'],
+                rec['pmd_per_pkt'], ' '.join('%s %.1f' % kv for kv in rec['stages'].items())),
+                flush=True)
             recs.append(rec)
     os.makedirs(args.out_dir, exist_ok=True)
     with open(os.path.join(args.out_dir, 'callgrind.json'), 'w') as f:
@@ -206,8 +226,20 @@ def main():
         f.write('| source | ' + ' | '.join('%s %d peers' % (r['mode'], r['peers']) for r in recs) + ' |\n')
         f.write('|---|' + '---:|' * len(recs) + '\n')
         f.write('| **total** | ' + ' | '.join('**%.0f**' % r['instructions_per_pkt'] for r in recs) + ' |\n')
+        f.write('| terelay (all but the PMD) | ' + ' | '.join('%.0f' % r['terelay_per_pkt'] for r in recs) + ' |\n')
+        f.write('| PMD (%s*) | ' % PMD_PREFIX + ' | '.join('%.0f' % r['pmd_per_pkt'] for r in recs) + ' |\n')
         for n in names:
             f.write('| %s | ' % n + ' | '.join('%.0f' % r['by_source_file'].get(n, 0) for r in recs) + ' |\n')
+        f.write('\nBy function (exclusive, file:function), at least 2 per packet:\n\n')
+        fnames = []
+        for r in recs:
+            for n, v in r['by_function'].items():
+                if v >= 2.0 and n not in fnames:
+                    fnames.append(n)
+        f.write('| function | ' + ' | '.join('%s %d peers' % (r['mode'], r['peers']) for r in recs) + ' |\n')
+        f.write('|---|' + '---:|' * len(recs) + '\n')
+        for n in fnames:
+            f.write('| `%s` | ' % n + ' | '.join('%.0f' % r['by_function'].get(n, 0) for r in recs) + ' |\n')
     return 0
 
 
