@@ -12,6 +12,9 @@ each stage.
 
   /usr/bin/python3 perf/bench/callgrind.py [--build-dir build] [--peers 1000]
   /usr/bin/python3 perf/bench/callgrind.py --pcap YOURS.pcap [--pcap ...]
+  /usr/bin/python3 perf/bench/callgrind.py --server     # RS -> RA and bubble forwarding
+      # (tr_bench --server 203.0.113.120, perf/gen/server_capture.py captures;
+      # writes callgrind-server.json and .md)
 
 Writes perf/results/callgrind.json and callgrind.md. Deterministic, unlike
 cycles: two runs of the same build agree to a fraction of a percent, which
@@ -105,7 +108,7 @@ def tag_pcap(path, vlan):
         f.write(b''.join(out))
 
 
-def measure(args, mode, cap, workdir, learn=False):
+def measure(args, mode, cap, workdir, learn=False, extra=()):
     """learn: a --pcap capture, tr_bench learns its peers (its pass runs outside tr_worker_main)."""
     out = os.path.join(workdir, 'cg-%s.out' % mode)
     # One profile per thread: the worker lcore's thread is the one whose
@@ -117,7 +120,7 @@ def measure(args, mode, cap, workdir, learn=False):
            '--no-huge', '-m', '512', '--no-shconf', '--log-level=lib.*:warning',
            '--', '--pcap', cap] + (['--peers', str(args.peers), '--seed', '1', '--servers', '16']
                                    if not learn else []) + [
-           '--duration', str(args.duration), '--warmup', '0.2', '--label', mode]
+           '--duration', str(args.duration), '--warmup', '0.2', '--label', mode] + list(extra)
     if args.vlan:
         cmd += ['--teredo-vlan', args.vlan[0], '--native-vlan', args.vlan[1]]
     r = sh(cmd, timeout=900)
@@ -150,6 +153,12 @@ def measure(args, mode, cap, workdir, learn=False):
         (burst - sum(costs.get(f, 0) for f in ['tr_classify', 'tr_classify_hw', 'tr_peer_lookup_bulk',
                                                 'tr_encap_mbuf', 'tr_decap_mbuf', 'tr_ipv6_dec_hop',
                                                 'tr_tx_flush'])) / pkts, 1)
+    # the server role's step (lib/server/step.c) and its parts, when it ran
+    for name, fns in (('server_step', ['tr_server_step']), ('server_classify', ['tr_server_classify']),
+                      ('ra_write', ['tr_ra_write']), ('server_udp4', ['tr_server_write_udp4'])):
+        v = sum(costs.get(f, 0) for f in fns)
+        if v:
+            rec['stages'][name] = round(v / pkts, 1)
     if args.keep:
         # for callgrind_annotate --auto=yes: the worker thread's profile
         os.makedirs(args.out_dir, exist_ok=True)
@@ -181,6 +190,8 @@ def main():
                          'outer:inner): the captures are tagged to match')
     ap.add_argument('--keep', action='store_true',
                     help='keep the worker thread\'s profile per mode in --out-dir (callgrind-MODE.out)')
+    ap.add_argument('--server', nargs='?', const='203.0.113.120', default=None, metavar='P',
+                    help='the server role: RS -> RA and bubble forwarding captures (server_capture.py)')
     args = ap.parse_args()
     args.out_dir = args.out_dir or os.path.join(REPO, 'perf', 'results', *(['pcap'] if args.pcap else []))
     if args.vlan:
@@ -197,7 +208,18 @@ def main():
                 rec['mode'], rec['peers'], rec['instructions_per_pkt'],
                 ' '.join('%s %.1f' % kv for kv in rec['stages'].items())), flush=True)
             recs.append(rec)
-        for mode, mix in (MODES.items() if not args.pcap else ()):
+        for kind in (('rs', 'bubble') if args.server else ()):
+            cap = os.path.join(wd, 'srv-%s.pcap' % kind)
+            g = sh([sys.executable, os.path.join(REPO, 'perf', 'gen', 'server_capture.py'), '--kind', kind,
+                    '--server', args.server, '--clients', '4096', '--packets', '16384', '--out', cap])
+            if g.returncode != 0:
+                sys.exit('callgrind.py: server_capture.py failed: ' + g.stderr)
+            rec = measure(args, 'server-' + kind, cap, wd, learn=True, extra=['--server', args.server])
+            print('%s: %.1f instructions/packet  %s' % (
+                rec['mode'], rec['instructions_per_pkt'],
+                ' '.join('%s %.1f' % kv for kv in rec['stages'].items())), flush=True)
+            recs.append(rec)
+        for mode, mix in (MODES.items() if not args.pcap and not args.server else ()):
             cap = os.path.join(wd, 'cap-%s.pcap' % mode)
             g = sh([args.gen, '--out', cap, '--clients',
                     str(args.peers), '--servers', '16', '--hosts', '256', '--packets', '16384',
@@ -213,9 +235,10 @@ def main():
                 flush=True)
             recs.append(rec)
     os.makedirs(args.out_dir, exist_ok=True)
-    with open(os.path.join(args.out_dir, 'callgrind.json'), 'w') as f:
+    base = 'callgrind-server' if args.server else 'callgrind'
+    with open(os.path.join(args.out_dir, base + '.json'), 'w') as f:
         json.dump(recs, f, indent=1)
-    with open(os.path.join(args.out_dir, 'callgrind.md'), 'w') as f:
+    with open(os.path.join(args.out_dir, base + '.md'), 'w') as f:
         f.write('Instructions per packet of the worker loop (tr_worker_main), by source file '
                 '(inlined code counted where it was written) or shared object:\n\n')
         names = []
@@ -223,7 +246,8 @@ def main():
             for n in r['by_source_file']:
                 if n not in names:
                     names.append(n)
-        f.write('| source | ' + ' | '.join('%s %d peers' % (r['mode'], r['peers']) for r in recs) + ' |\n')
+        f.write('| source | ' + ' | '.join(r['mode'] if args.server else '%s %d peers' % (r['mode'], r['peers'])
+                                          for r in recs) + ' |\n')
         f.write('|---|' + '---:|' * len(recs) + '\n')
         f.write('| **total** | ' + ' | '.join('**%.0f**' % r['instructions_per_pkt'] for r in recs) + ' |\n')
         f.write('| terelay (all but the PMD) | ' + ' | '.join('%.0f' % r['terelay_per_pkt'] for r in recs) + ' |\n')
@@ -240,6 +264,11 @@ def main():
         f.write('|---|' + '---:|' * len(recs) + '\n')
         for n in fnames:
             f.write('| `%s` | ' % n + ' | '.join('%.0f' % r['by_function'].get(n, 0) for r in recs) + ' |\n')
+        if args.server:
+            f.write('\nInclusive instructions per packet of the named functions (stages):\n\n')
+            for r in recs:
+                f.write('- %s (%d frames): %s\n' % (r['mode'], r['packets'], ', '.join(
+                    '%s %.1f' % kv for kv in r['stages'].items())))
     return 0
 
 

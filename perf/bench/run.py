@@ -174,8 +174,9 @@ def run_testpmd(args, eal_mem, cap, frames, maxlen):
     return {'mpps': mpps, 'cpu_share': share, 'mpps_per_cpu': mpps / share, 'samples': samples}
 
 
-def run_bench(args, eal_mem, cap, peers, label, stages=False):
-    """peers None: tr_bench learns the peers (and the relay) from the capture."""
+def run_bench(args, eal_mem, cap, peers, label, stages=False, extra=()):
+    """peers None: tr_bench learns the peers (and the relay) from the capture.
+    extra: more tr_bench options (--server P)."""
     peer_args = (['--peers', str(peers), '--seed', str(SEED), '--servers', str(SERVERS)]
                  if peers is not None else
                  (['--relay', args.relay] if args.relay else []) +
@@ -183,7 +184,7 @@ def run_bench(args, eal_mem, cap, peers, label, stages=False):
     cmd = [os.path.join(args.build_dir, 'perf', 'tr_bench'), '-l', '0,1', '--no-pci',
            '--log-level=lib.*:warning', '--log-level=user1:warning'] + eal_mem + [
         '--', '--pcap', cap] + peer_args + [
-        '--duration', str(args.duration), '--warmup', str(args.warmup), '--label', label]
+        '--duration', str(args.duration), '--warmup', str(args.warmup), '--label', label] + list(extra)
     if stages:
         cmd += ['--stages', '--stage-seconds', str(args.stage_seconds)]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -477,6 +478,153 @@ def run_pcaps(args, eal_mem, caps):
     return records
 
 
+# ------------------------------------------------------------ --server
+
+SERVER_P = '203.0.113.120'
+SERVER_GEN = os.path.join(REPO, 'perf', 'gen', 'server_capture.py')
+
+
+def paired(args, eal_mem, cap, frames, maxlen, label, peers, extra):
+    """reps x (testpmd io, tr_bench) alternately on one capture."""
+    base, mine = [], []
+    for rep in range(args.reps):
+        order = ('b', 't') if rep % 2 == 0 else ('t', 'b')
+        pair = {}
+        for who in order:
+            if who == 'b':
+                pair['b'] = run_testpmd(args, eal_mem, cap, frames, maxlen)
+            else:
+                pair['t'] = run_bench(args, eal_mem, cap, peers, label, extra=extra)
+        base.append(pair['b'])
+        mine.append(pair['t'])
+        log('%s rep %d: terelay %s Mpps, testpmd %s Mpps, load %s' % (
+            label, rep + 1, fmt(pair['t'] and pair['t']['mpps']), fmt(pair['b'] and pair['b']['mpps']),
+            open('/proc/loadavg').read().split()[0]))
+    return base, mine
+
+
+def server_record(kind, label, cap, frames, base, mine):
+    def per_s(t, *keys):
+        w = t.get('window_outcomes') or {}
+        return sum(w.get(k, 0) for k in keys) / t['seconds'] / 1e6
+    ok = [(t, b) for t, b in zip(mine, base) if t and b and b['mpps'] > 0]
+    ok_t = [t for t in mine if t]
+    ok_b = [b for b in base if b]
+    last = ok_t[-1] if ok_t else {}
+    return {
+        'kind': kind, 'label': label, 'frames': frames,
+        'mpps_median': med([t['mpps'] for t in ok_t]),
+        'ra_mps_median': med([per_s(t, 'srv_ra_sent') for t in ok_t]),
+        'bubble_mps_median': med([per_s(t, 'srv_fwd_teredo') for t in ok_t]),
+        'relay_fwd_mpps_median': med([per_s(t, 'fwd_teredo', 'fwd_native') - per_s(t, 'srv_fwd_teredo', 'srv_fwd_native')
+                                      for t in ok_t]),
+        'baseline_mpps_median': med([b['mpps'] for b in ok_b]),
+        'ratio_median': med([t['mpps'] / b['mpps'] for t, b in ok]),
+        'ratio_runs': [t['mpps'] / b['mpps'] for t, b in ok],
+        'mpps_runs': [t['mpps'] for t in ok_t], 'baseline_mpps_runs': [b['mpps'] for b in ok_b],
+        'cpu_share_median': med([t['cpu_share'] for t in ok_t]),
+        'baseline_cpu_share_median': med([b['cpu_share'] for b in ok_b]),
+        'ratio_per_cpu_median': med([t['mpps_per_cpu'] / b['mpps_per_cpu'] for t, b in ok
+                                     if b['mpps_per_cpu'] > 0]),
+        'oncpu_cycles_per_pkt_median': med([t.get('oncpu_cycles_per_pkt') for t in ok_t]),
+        'runs': len(ok_t), 'baseline_runs': len(ok_b),
+        'window_outcomes': last.get('window_outcomes'), 'pass_outcomes': last.get('pass_outcomes'),
+    }
+
+
+def server_main(args, eal_mem, huge, gen, work, t_begin):
+    """--server: RS -> RA and bubble forwarding on one worker, and the relay with an
+    RS load beside it, each against testpmd io on the same capture in the same run."""
+    P = args.server
+    loads = []
+    caps = []
+    n = args.packets
+    rs = os.path.join(work, 'srv-rs.pcap')
+    bub = os.path.join(work, 'srv-bubble.pcap')
+    subprocess.run([sys.executable, SERVER_GEN, '--kind', 'rs', '--server', P, '--clients', '4096',
+                    '--packets', str(n), '--out', rs], check=True)
+    subprocess.run([sys.executable, SERVER_GEN, '--kind', 'bubble', '--server', P, '--clients', '4096',
+                    '--packets', str(n), '--out', bub], check=True)
+    caps.append(('rs', 'RS -> RA (4096 sources; 1/4 without auth, 1/4 cone, 1/4 to S)', rs, None))
+    caps.append(('bubble', 'bubble forwarding (4096 served clients, with origin)', bub, None))
+    for mode in ('encap', 'decap'):
+        rc = os.path.join(work, 'srv-relay-%s.pcap' % mode)
+        subprocess.run([gen, '--clients', '1000', '--servers', str(SERVERS), '--hosts', str(HOSTS),
+                        '--packets', str(n), '--mix', MODES[mode], '--dist', 'uniform', '--seed', str(SEED),
+                        '--size', str(args.size), '--out', rc], check=True, stderr=subprocess.DEVNULL)
+        mx = os.path.join(work, 'srv-mixed-%s.pcap' % mode)
+        subprocess.run([sys.executable, SERVER_GEN, '--kind', 'mixed', '--server', P, '--clients', '4096',
+                        '--relay-pcap', rc, '--every', str(args.server_every), '--out', mx], check=True)
+        caps.append(('relay-' + mode, 'relay %s alone (1000 peers, server role off)' % mode, rc, 'off'))
+        caps.append(('relay-srvon-' + mode, 'relay %s alone, server role on (no RS)' % mode, rc, 'on'))
+        caps.append(('mixed-' + mode, 'relay %s + 1 RS per %d relay frames (server role on)'
+                     % (mode, args.server_every), mx, 'on'))
+    records = []
+    for kind, label, cap, relay in caps:
+        frames, maxlen = pcap_scan(cap)
+        peers = 1000 if relay else None
+        extra = [] if relay == 'off' else ['--server', P]
+        base, mine = paired(args, eal_mem, cap, frames, maxlen, kind, peers, extra)
+        loads.append(open('/proc/loadavg').read().split()[:3])
+        rec = server_record(kind, label, cap, frames, base, mine)
+        records.append(rec)
+    meta = {'machine': machine_info(), 'hugepages': huge, 'reps': args.reps, 'duration': args.duration,
+            'warmup': args.warmup, 'packets': n, 'size': args.size, 'server': P,
+            'eal_memory': eal_mem, 'loadavg_per_capture': loads, 'every': args.server_every,
+            'elapsed_s': round(time.time() - t_begin, 1), 'date': time.strftime('%Y-%m-%d %H:%M:%S %z'),
+            'command': '/usr/bin/python3 perf/bench/run.py ' + ' '.join(sys.argv[1:])}
+    with open(os.path.join(args.out_dir, 'server.json'), 'w') as f:
+        json.dump({'meta': meta, 'records': records}, f, indent=1)
+    write_server_md(os.path.join(args.out_dir, 'server.md'), records, meta)
+    if not args.keep_captures and not args.work_dir:
+        shutil.rmtree(work, ignore_errors=True)
+    with open(os.path.join(args.out_dir, 'server.md')) as f:
+        print(f.read())
+    if args.smoke:
+        bad = []
+        for r in records:
+            if not (r['mpps_median'] or 0) > 0 or not (r['baseline_mpps_median'] or 0) > 0:
+                bad.append('%s: no rate' % r['kind'])
+            po = r['pass_outcomes'] or {}
+            if r['kind'] == 'rs' and po.get('srv_ra_sent') != r['frames']:
+                bad.append('rs: %s RAs in one pass of %d RS' % (po.get('srv_ra_sent'), r['frames']))
+            if r['kind'] == 'bubble' and po.get('srv_fwd_teredo') != r['frames']:
+                bad.append('bubble: %s forwarded in one pass of %d' % (po.get('srv_fwd_teredo'), r['frames']))
+        if bad:
+            print('perf-smoke FAILED:\n  ' + '\n  '.join(bad), file=sys.stderr)
+            return 1
+        print('perf-smoke: ok (%d server records)' % len(records))
+    return 0
+
+
+def write_server_md(path, records, meta):
+    m = meta['machine']
+    L = ['# terelay server role: one worker against testpmd io\n',
+         'Machine: %d vCPU, %s, DPDK %s; hugepages: %s; %d repetitions of %.1f s after %.1f s warm-up, '
+         'terelay and testpmd alternating on the same capture (net_pcap infinite_rx into drop tx); '
+         'medians. Load average after each capture: %s. Command: `%s`.\n'
+         % (m['nproc'], m['cpu_model'], m['dpdk'], 'yes' if meta['hugepages'] else 'no (--no-huge)',
+            meta['reps'], meta['duration'], meta['warmup'],
+            '; '.join(' '.join(x) for x in meta['loadavg_per_capture']), meta['command']),
+         '| capture | frames | terelay Mpps | RA/s (M) | bubbles/s (M) | relay fwd Mpps | testpmd io Mpps | '
+         'ratio | worker on-CPU | ratio/CPU | on-CPU cycles/pkt |',
+         '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+    for r in records:
+        L.append('| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+            r['label'], r['frames'], fmt(r['mpps_median']), fmt(r['ra_mps_median']),
+            fmt(r['bubble_mps_median']), fmt(r['relay_fwd_mpps_median']), fmt(r['baseline_mpps_median']),
+            fmt(r['ratio_median'], 3), fmt(r['cpu_share_median'] and 100 * r['cpu_share_median'], 0) + '%',
+            fmt(r['ratio_per_cpu_median'], 3), fmt(r['oncpu_cycles_per_pkt_median'], 0)))
+    L.append('\nEvery frame\'s outcome in one untimed pass (exact, the worker\'s counters):\n')
+    for r in records:
+        po = r.get('pass_outcomes') or {}
+        items = ['%s %d' % (k, v) for k, v in po.items() if k != 'drops' and v] + \
+            ['drop %s %d' % kv for kv in (po.get('drops') or {}).items()]
+        L.append('- %s: %s' % (r['kind'], ', '.join(items)))
+    with open(path, 'w') as f:
+        f.write('\n'.join(L) + '\n')
+
+
 # ------------------------------------------------------------------ main
 
 def main():
@@ -509,6 +657,12 @@ def main():
     ap.add_argument('--relay', default=None, metavar='A.B.C.D:PORT',
                     help='with --pcap: the relay address and port (default: learned from the capture)')
     ap.add_argument('--relay6', default=None, help='with --pcap: the relay native IPv6 address')
+    ap.add_argument('--server', nargs='?', const=SERVER_P, default=None, metavar='P',
+                    help='the Teredo server role (default P %s): RA/s and bubbles/s of one worker '
+                         'against testpmd io on the same captures, and relay throughput with an RS '
+                         'load beside it; writes server.json and server.md' % SERVER_P)
+    ap.add_argument('--server-every', type=int, default=4,
+                    help='--server: one RS after every N relay frames in the mixed captures')
     ap.add_argument('--render', action='store_true',
                     help='only re-render latest.md and the plot from the JSON in --out-dir')
     args = ap.parse_args()
@@ -587,6 +741,8 @@ def main():
 
     gen = os.path.join(args.build_dir, 'perf', 'tr_gen')
     t_begin = time.time()
+    if args.server:
+        return server_main(args, eal_mem, huge, gen, work, t_begin)
     records = []
     if caps:
         records = run_pcaps(args, eal_mem, caps)

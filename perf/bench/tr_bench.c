@@ -76,6 +76,8 @@ struct bopts {
 	uint8_t relay6[16];
 	const char *peers_out;
 	uint16_t vlan[2], inner_vlan[2];   /* [ports] teredo_/native_(inner_)vlan; 0 = untagged */
+	uint32_t server_ip;                /* --server P: the server role on (S = P + 1); 0 = off */
+	bool server_limits;                /* --server-limits: the [server] default rate limits */
 };
 
 static void usage(FILE *f)
@@ -103,7 +105,12 @@ static void usage(FILE *f)
 "  --stage-seconds S  seconds per stage variant (default 1)\n"
 "  --label TEXT       copied into the JSON result\n"
 "  --teredo-vlan N[:M] --native-vlan N[:M]   the sides' VLAN (M: inner VLAN, QinQ 0x88a8);\n"
-"                     the capture must carry those tags (callgrind.py --vlan tags it)\n");
+"                     the capture must carry those tags (callgrind.py --vlan tags it)\n"
+"  --server P         the Teredo server role on as well ([server] enabled, primary P, secondary\n"
+"                     P + 1; docs/server.md): frames to P:3544 or S:3544 go to the server step\n"
+"  --server-limits    keep the [server] default rate limits (rs_rate 10, fwd_rate 100 per address\n"
+"                     and second); default with --server: the largest accepted (10000000/s), so\n"
+"                     that every RS is answered and the answer's cost is what is measured\n");
 }
 
 static int parse(int argc, char **argv, struct bopts *o)
@@ -120,6 +127,7 @@ static int parse(int argc, char **argv, struct bopts *o)
 		{ "relay6", required_argument, NULL, '6' }, { "peers-out", required_argument, NULL, 'o' },
 		{ "pass", no_argument, NULL, 'P' },
 		{ "teredo-vlan", required_argument, NULL, 'T' }, { "native-vlan", required_argument, NULL, 'N' },
+		{ "server", required_argument, NULL, 'V' }, { "server-limits", no_argument, NULL, 'Z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -187,6 +195,17 @@ static int parse(int argc, char **argv, struct bopts *o)
 				o->inner_vlan[side] = (uint16_t)strtoul(end + 1, NULL, 10);
 			break;
 		}
+		case 'V': {
+			struct in_addr a;
+
+			if (inet_pton(AF_INET, optarg, &a) != 1) {
+				fprintf(stderr, "tr_bench: --server A.B.C.D, not '%s'\n", optarg);
+				return -1;
+			}
+			o->server_ip = ntohl(a.s_addr);
+			break;
+		}
+		case 'Z': o->server_limits = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -290,7 +309,8 @@ static bool client_frame_dst(const uint8_t *f, size_t len, uint32_t *ip, uint16_
 }
 
 /* 1 and the winner in *best when a client frame was seen, 0 when none. */
-static int guess_relay(const char *path, struct relay_guess *best, uint64_t *client_frames)
+static int guess_relay(const char *path, uint32_t server_ip, struct relay_guess *best,
+		       uint64_t *client_frames)
 {
 	static struct relay_guess g[RELAY_GUESS_MAX];
 	unsigned ng = 0;
@@ -308,6 +328,9 @@ static int guess_relay(const char *path, struct relay_guess *best, uint64_t *cli
 		unsigned i;
 
 		if (!client_frame_dst(d, h->caplen, &ip, &port))
+			continue;
+		/* frames to the server role (P or S, port 3544) are not the relay's */
+		if (server_ip != 0 && port == 3544 && (ip == server_ip || ip == server_ip + 1))
 			continue;
 		(*client_frames)++;
 		for (i = 0; i < ng && (g[i].ip != ip || g[i].port != port); i++)
@@ -525,6 +548,15 @@ static int setup_relay(struct tr_relay *r, const struct bopts *o, uint64_t frame
 	c->teredo_inner_vlan = o->inner_vlan[TR_SIDE_TEREDO];
 	c->native_vlan = o->vlan[TR_SIDE_NATIVE];
 	c->native_inner_vlan = o->inner_vlan[TR_SIDE_NATIVE];
+	if (o->server_ip != 0) {
+		c->server_enabled = true;
+		c->server_primary = o->server_ip;
+		c->server_secondary = o->server_ip + 1;
+		if (!o->server_limits) {
+			c->server_rs_rate = c->server_rs_burst = 10000000;   /* the largest accepted */
+			c->server_fwd_rate = c->server_fwd_burst = 10000000;
+		}
+	}
 
 	tr_clock_init(&r->clock, false);
 	tr_relay_fill_id(r);          /* as tr_relay_init: identity, roles, gateway MACs */
@@ -581,6 +613,22 @@ static int setup_relay(struct tr_relay *r, const struct bopts *o, uint64_t frame
 	txq_init(w->tx_teredo, port, 0, NULL);
 	struct tr_lcore *ctl = &r->lc[r->control_lcore];
 	txq_init(ctl->tx_teredo, port, 1, ctl_sink);
+	if (r->srv_on) {
+		/* as tr_relay_init: the server's rate-limit buckets of the lcores
+		 * that run worker bursts (the worker; the main lcore for the pass) */
+		size_t bsz = TR_SRV_BUCKETS * sizeof(struct tr_bucket);
+
+		for (struct tr_lcore *l = w;; l = ctl) {
+			l->srv_rs_bkt = rte_zmalloc_socket("tr_srv_rs", bsz, RTE_CACHE_LINE_SIZE, socket);
+			l->srv_fwd_bkt = rte_zmalloc_socket("tr_srv_fwd", bsz, RTE_CACHE_LINE_SIZE, socket);
+			if (l->srv_rs_bkt == NULL || l->srv_fwd_bkt == NULL) {
+				fprintf(stderr, "tr_bench: server rate-limit buckets\n");
+				return -1;
+			}
+			if (l == ctl)
+				break;
+		}
+	}
 
 	size_t sz = rte_rcu_qsbr_get_memsize(1);
 	r->qsbr = rte_zmalloc("tr_qsbr", sz, RTE_CACHE_LINE_SIZE);
@@ -734,7 +782,7 @@ static void print_counts(const struct tr_counters *a, const struct tr_counters *
 #define TR_C_PRINT(f, help)                                                                   \
 	if ((all || strcmp(#f, "fwd_teredo") == 0 || strcmp(#f, "fwd_native") == 0 ||         \
 	     strcmp(#f, "consumed") == 0 || strcmp(#f, "to_control") == 0 ||                  \
-	     strcmp(#f, "rx_packets") == 0) &&                                                \
+	     strcmp(#f, "rx_packets") == 0 || strncmp(#f, "srv_", 4) == 0) &&                 \
 	    strstr(#f, "bytes") == NULL && strncmp(#f, "polls_", 6) != 0 &&                   \
 	    strncmp(#f, "cycles_", 7) != 0 && (!all || b->f != a->f)) {                       \
 		printf("%s\"%s\": %" PRIu64, sep, #f, b->f - a->f);                           \
@@ -979,7 +1027,7 @@ int main(int argc, char **argv)
 	if (o.learn && !o.relay_set) {
 		struct relay_guess g;
 
-		if (guess_relay(o.pcap, &g, &client_frames) == 1) {
+		if (guess_relay(o.pcap, o.server_ip, &g, &client_frames) == 1) {
 			o.relay_ip = g.ip;
 			o.relay_port = g.port;
 			relay_hits = g.hits;

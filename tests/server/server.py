@@ -627,6 +627,94 @@ def combined_bubble():
     check(res.stats["bubbles_sent"] == 1 and res.stats["queued"] == 1, "relay counters")
 
 
+# Amplification (docs/security.md): reply bytes / request bytes of every request type the
+# server answers or forwards, from the frames a replay really sent. AMP_MAX_IP and AMP_MAX_ETH
+# are the documented worst case (the smallest RS, without auth header, and its 104-byte-payload
+# RA): 132 / 76 IPv4 bytes, 146 / 90 Ethernet bytes (frame without FCS).
+AMP_MAX_IP = 132 / 76
+AMP_MAX_ETH = 146 / 90
+
+
+def amp_requests():
+    """(name, request frame, expected reply frame function, reply IP bytes, reply is IPv4)."""
+    T5 = T(5020)
+    b = bubble(T5, T(5021))
+    b_other = bubble(T(5022), T(5023, server=OTHER_SRV))
+    e_fwd = echo("2001:db8:1::2", T(5035))
+    e_nat = echo(TC, NATIVE, plen=26, hlim=128)
+    e_ll = echo(TC, L)
+    data = bytes((i * 5 + 1) & 0xff for i in range(8))
+    rep_ll = bytes(IPv6(src=L, dst=TC, hlim=64) / ICMPv6EchoReply(id=0x4242, seq=7, data=data))
+    oi = C.origin_indication(CL, 4200)
+    return [
+        ("RS, no auth header (48-byte payload) -> RA (104)", to_server(CL, 4100, rs_ip6(R)),
+         lambda fr: exp_udp(fr, P, CL, 4100, ra_payload(R, CL, 4100, nonce=None))),
+        ("RS with auth header (61) -> RA with auth (117)", to_server(CL, 4101, auth() + rs_ip6(R)),
+         lambda fr: exp_udp(fr, P, CL, 4101, ra_payload(R, CL, 4101))),
+        ("cone RS with auth to P -> RA from S", to_server(CL, 4102, auth() + rs_ip6(K)),
+         lambda fr: exp_udp(fr, S, CL, 4102, ra_payload(K, CL, 4102))),
+        ("RS with auth ID-len 4 AU-len 20 (85) -> RA (117)",
+         to_server(CL, 4103, auth(idlen=4, aulen=20) + rs_ip6(R)),
+         lambda fr: exp_udp(fr, P, CL, 4103, ra_payload(R, CL, 4103))),
+        ("RS with auth + origin indication (69) -> RA (117)",
+         to_server(CL, 4200, auth() + oi + rs_ip6(R)),
+         lambda fr: exp_udp(fr, P, CL, 4200, ra_payload(R, CL, 4200))),
+        ("RS without auth + XP SLLA option (64) -> RA (104)",
+         to_server(CL, 4104, rs_ip6(X, opts=bytes([1, 2]) + b"\0" * 14)),
+         lambda fr: exp_udp(fr, P, CL, 4104, ra_payload(X, CL, 4104, nonce=None))),
+        ("bubble to a client of P (40) -> with origin (48)", to_server(CL, 5020, b),
+         lambda fr: exp_udp(fr, P, CL, 5021, C.origin_indication(CL, 5020) + b)),
+        ("bubble to a client of another server (40) -> no origin (40)", to_server(CL, 5022, b_other),
+         lambda fr: exp_udp(fr, P, CL, 5023, b_other)),
+        ("bubble + nonce trailer (46) -> with origin (54)", to_server(CL, 5020, b + TRAILER),
+         lambda fr: exp_udp(fr, P, CL, 5021, C.origin_indication(CL, 5020) + b + TRAILER)),
+        ("echo request native -> client of P (56) -> with origin (64)",
+         to_server("198.51.100.7", 3544, e_fwd),
+         lambda fr: exp_udp(fr, P, CL, 5035, C.origin_indication("198.51.100.7", 3544) + e_fwd)),
+        ("client echo request -> native (66 + trailer) -> native IPv6 (66)",
+         to_server(CL, 4096, e_nat + TRAILER), lambda fr: exp_native(e_nat)),
+        ("echo request to the server link-local (56) -> echo reply (56)", to_server(CL, 4096, e_ll),
+         lambda fr: exp_udp(fr, P, CL, 4096, rep_ll)),
+    ]
+
+
+# Expected (request, reply) Ethernet frame bytes of amp_requests(), in order.
+AMP_BYTES = [(90, 146), (103, 159), (103, 159), (127, 159), (111, 159), (106, 146),
+             (82, 90), (82, 82), (88, 96), (98, 106), (114, 80), (98, 98)]
+
+
+@case("server_amplification")
+def amplification():
+    """reply/request bytes of every answered or forwarded type stay <= the documented figure"""
+    reqs = amp_requests()
+    frames = [r[1] for r in reqs]
+    res = run(frames, [r[2] for r in reqs],
+              counters={"srv_rx": len(reqs), "srv_ra_sent": 6, "srv_fwd_teredo": 4, "srv_fwd_native": 1,
+                        "srv_echo_replies": 1}, label="amplification")
+    rows = []
+    for (name, req, _), rep in zip(reqs, res.frames):
+        ip_req, ip_rep = len(req) - 14, len(rep) - 14
+        rows.append((name, len(req), len(rep), ip_req, ip_rep))
+    got = [(r[1], r[2]) for r in rows]
+    check(got == AMP_BYTES, "frame bytes (request, reply) %s, want %s" % (got, AMP_BYTES))
+    worst_ip = max(r[4] / r[3] for r in rows)
+    worst_eth = max(r[2] / r[1] for r in rows)
+    check(worst_ip <= AMP_MAX_IP + 1e-9, "IP amplification %.4f > documented %.4f" % (worst_ip, AMP_MAX_IP))
+    check(worst_eth <= AMP_MAX_ETH + 1e-9,
+          "Ethernet amplification %.4f > documented %.4f" % (worst_eth, AMP_MAX_ETH))
+    lines = ["| request -> reply | request frame B | reply frame B | factor (frame) | "
+             "request IP B | reply IP B | factor (IP) | factor on the wire (+24 B: preamble, FCS, gap) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, eq, er, iq, ir in rows:
+        lines.append("| %s | %d | %d | %.3f | %d | %d | %.3f | %.3f |" % (
+            name, eq, er, er / eq, iq, ir, ir / iq, (er + 24) / (eq + 24)))
+    print("\n".join(lines))
+    out = os.environ.get("TR_AMP_OUT")
+    if out:
+        with open(out, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--terelay")
