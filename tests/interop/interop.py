@@ -8,7 +8,12 @@ in network namespaces built by testbed.sh. The server is miredo-server
 is an assertion; the suite exits 1 if any case fails, and prints a pass/fail table.
 
     interop.py [--relay terelay|miredo] [--server miredo|terelay] [--terelay PATH]
-               [--keep] [--only CASE,...]
+               [--l2 none|vlan|bond] [--keep] [--only CASE,...]
+
+--l2 vlan (issue 17): terelay's two sides are VLAN 104 and 106 of one veth trunk,
+whose far end is an Open vSwitch bridge (userspace) with the IPv4 and the IPv6
+Internet on access ports; --l2 bond: the same trunk over an LACP bundle of two
+veths, DPDK's net_bonding (mode 4) against Open vSwitch's bond (lacp=active).
 
 Runs as root (namespaces). Needs /usr/bin/python3 (scapy reads the captures).
 Traffic stays inside the namespaces it creates; they are removed on exit,
@@ -115,13 +120,14 @@ def helper_send(host, port, path):
 class Testbed:
     NAMESPACES = ('cli1', 'nat1', 'cli2', 'nat2', 'srv', 'rly', 'v6h', 'sw')   # testbed.sh ALL_NS
 
-    def __init__(self, relay, server, terelay, tb_dir, prefix):
+    def __init__(self, relay, server, terelay, tb_dir, prefix, l2='none'):
         self.relay = relay
         self.server = server
+        self.l2 = l2
         self.dir = tb_dir
         self.prefix = prefix
         self.env = dict(os.environ, RELAY=relay, SERVER=server, TB_DIR=tb_dir, NS_PREFIX=prefix,
-                        TERELAY=terelay or '', FILE_PREFIX=prefix + 'terelay')
+                        TERELAY=terelay or '', FILE_PREFIX=prefix + 'terelay', L2=l2)
         self.procs = []
         self.last_rtt = None
 
@@ -209,7 +215,8 @@ class Capture:
     def __init__(self, tb, ns, iface, bpf, name):
         self.tb, self.path = tb, os.path.join(tb.dir, name + '.pcap')
         err = os.path.join(tb.dir, name + '.tcpdump.log')
-        self.p = tb.spawn(ns, ['tcpdump', '-U', '-n', '-i', iface, '-s', '2000', '-w', self.path, bpf], out=err)
+        self.p = tb.spawn(ns, ['tcpdump', '-U', '-n', '-i', iface, '-s', '2000', '-w', self.path] +
+                          ([bpf] if bpf else []), out=err)
         for _ in range(100):
             if os.path.exists(err) and 'listening on' in open(err).read():
                 break
@@ -339,6 +346,22 @@ class Counters:
         self.tb = tb
         self.sock = f'/var/run/dpdk/{tb.prefix}terelay/dpdk_telemetry.v2'
         self.source = None
+
+    def query(self, cmd):
+        """The value of one telemetry command, or None (no socket, no such command)."""
+        if not os.path.exists(self.sock):
+            return None
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.settimeout(2)
+            s.connect(self.sock)
+            s.recv(16384)
+            s.send(cmd.encode())
+            d = json.loads(s.recv(1 << 20).decode())
+            s.close()
+            return d.get(cmd.split(',')[0])
+        except (OSError, ValueError):
+            return None
 
     def telemetry(self):
         if not os.path.exists(self.sock):
@@ -1019,10 +1042,83 @@ class Suite:
             check(outage <= restart_s + 1.5, f'{what}: outage {outage:.1f} s > the restart itself '
                                              f'({restart_s:.1f} s) + 1.5 s: the client was re-verified')
 
+
+    # -- L2 (issue 17): VLAN trunk, LACP bond
+    VLAN_DROPS = ('vlan_missing', 'vlan_unexpected', 'vlan_wrong')
+
+    def l2_members(self):
+        """The links that carry the trunk: (terelay's interface in rly, its peer in sw at
+        Open vSwitch). Captures run at the peer: terelay's net_af_packet transmits with
+        PACKET_QDISC_BYPASS, which a capture on terelay's own interface never sees."""
+        return [('eth0', 'tr0')] if self.tb.l2 == 'vlan' else [('eth0', 'bm0'), ('eth1', 'bm1')]
+
+    def vlan_drops(self):
+        d = self.c.query('/terelay/drops')
+        check(isinstance(d, dict) and all(k in d for k in self.VLAN_DROPS),
+              f'terelay\'s telemetry /terelay/drops did not answer with the VLAN drop reasons: {d!r:.200}')
+        return {k: d[k] for k in self.VLAN_DROPS}
+
+    def case_trunk(self):
+        """Both sides really are VLANs of the trunk: during pings both ways every frame on
+        terelay's link(s) is tagged, IPv4/ARP on the Teredo VLAN and IPv6 on the native VLAN,
+        both from and to terelay, no other VLAN, nothing untagged (but LACP's slow
+        protocol frames on a bond); terelay counted no VLAN drop since it started."""
+        from scapy.all import Dot1Q, Ether
+        tv, nv = int(self.tb.env.get('TEREDO_VLAN', 104)), int(self.tb.env.get('NATIVE_VLAN', 106))
+        macs = {self.tb.mac('rly', i) for i, _ in self.l2_members()}
+        ifs = [o for _, o in self.l2_members()]
+        caps = [Capture(self.tb, 'sw', i, '', f'trunk.{i}') for i in ifs]
+        a2 = self.tb.addr(2)
+        up = self.tb.ping('cli1', V6H, count=10)[1]
+        down = self.tb.ping('v6h', a2, count=10, wait=5)[1]
+        time.sleep(0.5)
+        frames = {i: c.stop() for i, c in zip(ifs, caps)}
+        self.note('trunk', f'pings client 1 -> native {up}/10, native -> client 2 {down}/10')
+        n = {}
+        bad = []
+        for i, pk in frames.items():
+            for p in pk:
+                e = p[Ether]
+                frm = 'from' if e.src in macs else 'to'
+                tags = []
+                q = p
+                while Dot1Q in q:
+                    q = q[Dot1Q]
+                    tags.append(q.vlan)
+                    inner = q.type
+                    q = q.payload
+                if not tags:
+                    key = ('lacp' if e.type == 0x8809 else 'untagged', frm)
+                    if key[0] == 'untagged':
+                        bad.append(f'{i}: untagged {frm} terelay, ethertype 0x{e.type:04x}')
+                else:
+                    key = (tags[0] if len(tags) == 1 else tuple(tags), frm)
+                    side = tv if inner in (0x0800, 0x0806) else nv if inner == 0x86dd else None
+                    if tags != [side]:
+                        bad.append(f'{i}: {frm} terelay, tags {tags}, ethertype 0x{inner:04x}')
+                n[key] = n.get(key, 0) + 1
+        per_if = {i: len(pk) for i, pk in frames.items()}
+        self.note('trunk', f'frames on {"+".join(ifs)} ({per_if}): ' + ', '.join(
+            f'{"VLAN " + str(k[0]) if isinstance(k[0], int) else k[0]} {k[1]} terelay {v}'
+            for k, v in sorted(n.items(), key=str)))
+        d = self.vlan_drops()
+        self.note('trunk', 'terelay VLAN drops since its start: ' + ', '.join(f'{k} {v}' for k, v in d.items()))
+        check(not bad, f'{len(bad)} frames on the trunk not tagged as their side (Teredo VLAN {tv}, native '
+                       f'VLAN {nv}): {bad[:4]}; terelay VLAN drops {d}')
+        check(not any(d.values()), f'terelay dropped frames for their VLAN: {d}')
+        check(up >= 9 and down >= 9, f'pings over the trunk: client -> native {up}/10, native -> client {down}/10')
+        for vid in (tv, nv):
+            for frm in ('from', 'to'):
+                check(n.get((vid, frm), 0) >= 18, f'only {n.get((vid, frm), 0)} frames on VLAN {vid} {frm} terelay '
+                                                   f'for 20 pings (expected >= 18)')
+
     CASES = [('qualify', case_qualify), ('refresh', case_refresh), ('ping', case_ping_client_first),
              ('native_first', case_native_first), ('tcp', case_tcp_bulk), ('udp', case_udp),
              ('two_clients', case_two_clients), ('nat_remap', case_nat_remap), ('restart', case_restart),
-             ('restart_state', case_restart_state)]
+             ('restart_state', case_restart_state), ('trunk', case_trunk)]
+    # the cases an --l2 run makes by default (the others on request with --only)
+    L2_CASES = {'vlan': ['qualify', 'ping', 'tcp', 'trunk'],
+                'bond': ['qualify', 'lacp', 'ping', 'tcp', 'trunk', 'failover']}
 
 
 def main():
@@ -1032,6 +1128,8 @@ def main():
                     help="the clients' Teredo server: miredo-server, or terelay's [server] role in the "
                          "relay's process (needs --relay terelay)")
     ap.add_argument('--terelay', default=os.environ.get('TERELAY', ''))
+    ap.add_argument('--l2', choices=['none', 'vlan', 'bond'], default='none',
+                    help='terelay on VLANs of one trunk (vlan) or of an LACP bond (bond); issue 17')
     ap.add_argument('--keep', action='store_true', help='keep the log directory')
     ap.add_argument('--only', default='', help='comma-separated case names')
     ap.add_argument('--json', default='', help='write the results here')
@@ -1054,14 +1152,18 @@ def main():
     if a.server == 'terelay' and a.relay != 'terelay':
         print('interop: FAIL: --server terelay runs in terelay\'s process: needs --relay terelay', file=sys.stderr)
         return 1
+    if a.l2 != 'none' and (a.relay != 'terelay' or a.server != 'miredo'):
+        print(f'interop: FAIL: --l2 {a.l2} runs terelay as the relay with miredo-server', file=sys.stderr)
+        return 1
     if a.relay == 'terelay' and not os.access(a.terelay, os.X_OK):
         print(f'interop: FAIL: terelay binary not executable: {a.terelay!r}', file=sys.stderr)
         return 1
     t_start = time.time()
-    tag = a.relay + ('-server' if a.server == 'terelay' else '')
+    tag = a.relay + ('-server' if a.server == 'terelay' else '') + ('-' + a.l2 if a.l2 != 'none' else '')
     tb_dir = tempfile.mkdtemp(prefix=f'terelay-interop-{tag}-')
-    prefix = f'ti{os.getpid() % 100000}{a.relay[0]}{"s" if a.server == "terelay" else ""}-'
-    tb = Testbed(a.relay, a.server, a.terelay, tb_dir, prefix)
+    prefix = f'ti{os.getpid() % 100000}{a.relay[0]}{"s" if a.server == "terelay" else ""}' \
+             f'{a.l2[0] if a.l2 != "none" else ""}-'
+    tb = Testbed(a.relay, a.server, a.terelay, tb_dir, prefix, a.l2)
 
     def on_signal(sig, frame):
         raise SystemExit(128 + sig)
@@ -1071,7 +1173,8 @@ def main():
     suite = Suite(tb)
     failed = False
     try:
-        log(f'relay {a.relay}, server {a.server}-server, namespaces {prefix}*, logs {tb_dir}')
+        log(f'relay {a.relay}, server {a.server}-server{", L2 " + a.l2 if a.l2 != "none" else ""}, '
+            f'namespaces {prefix}*, logs {tb_dir}')
         setup_err = None
         try:
             tb.tb('setup')
@@ -1089,6 +1192,11 @@ def main():
         for name, fn in Suite.CASES:
             if only and name not in only:
                 continue
+            if not only and a.l2 != 'none':
+                if name not in Suite.L2_CASES[a.l2]:
+                    continue
+            elif not only and name in ('trunk', 'lacp', 'failover'):
+                continue              # L2 cases: only with --l2
             # refresh (65 s idle) belongs to the terelay-as-server run; elsewhere on request (--only)
             if not only and name == 'refresh' and a.server != 'terelay':
                 continue
@@ -1113,12 +1221,13 @@ def main():
     finally:
         tb.cleanup()
     total = time.time() - t_start
-    print(f'\ninterop results, relay = {a.relay}, server = {a.server}-server ({total:.0f} s):')
+    print(f'\ninterop results, relay = {a.relay}, server = {a.server}-server'
+          f'{", L2 " + a.l2 if a.l2 != "none" else ""} ({total:.0f} s):')
     for name, res, dt, msg in suite.results:
         print(f'  {name:14s} {res}  {dt:6.1f} s  {msg}')
     if a.json:
         with open(a.json, 'w') as f:
-            json.dump({'relay': a.relay, 'server': a.server, 'seconds': round(total, 1),
+            json.dump({'relay': a.relay, 'server': a.server, 'l2': a.l2, 'seconds': round(total, 1),
                        'cases': [{'case': n, 'result': r, 'seconds': round(d, 1), 'message': m,
                                   'notes': suite.notes.get(n, [])} for n, r, d, m in suite.results]}, f, indent=1)
     if a.keep or failed:
