@@ -128,6 +128,9 @@ class Testbed:
         self.prefix = prefix
         self.env = dict(os.environ, RELAY=relay, SERVER=server, TB_DIR=tb_dir, NS_PREFIX=prefix,
                         TERELAY=terelay or '', FILE_PREFIX=prefix + 'terelay', L2=l2)
+        # the drivers-cfg profile for DPDK's bonding PMD (queues and offloads of a bond)
+        if l2 == 'bond' and os.path.exists(os.path.join(HERE, '..', '..', 'drivers-cfg', 'bonding.ini')):
+            self.env.setdefault('TERELAY_PROFILE', 'bonding')
         self.procs = []
         self.last_rtt = None
 
@@ -1112,10 +1115,161 @@ class Suite:
                 check(n.get((vid, frm), 0) >= 18, f'only {n.get((vid, frm), 0)} frames on VLAN {vid} {frm} terelay '
                                                    f'for 20 pings (expected >= 18)')
 
+    # -- bond: LACP with Open vSwitch, a member down and back
+    def ovs_lacp(self):
+        """{member: (LACP up on that link?, detail)} from the far side: ovs-appctl lacp/show and
+        bond/show. Up = OVS's member current and attached, enabled in the bond, its actor and
+        its partner (terelay) both synchronized, collecting and distributing, not defaulted."""
+        lacp = self.tb.tb('ovs-appctl', 'lacp/show', 'bond0')
+        bond = self.tb.tb('ovs-appctl', 'bond/show', 'bond0')
+        out = {}
+        for blk in re.split(r'\n(?=member: )', lacp)[1:]:
+            m = re.match(r'member: (\S+): (.*)', blk)
+            name, status = m.group(1), m.group(2).strip()
+            actor = re.search(r'actor state: (.*)', blk).group(1).split()
+            partner = re.search(r'partner state: (.*)', blk).group(1).split()
+            en = re.search(rf'member {re.escape(name)}: (\S+)', bond)
+            want = {'synchronized', 'collecting', 'distributing'}
+            up = ('current' in status and 'attached' in status and en is not None and en.group(1) == 'enabled'
+                  and want <= set(actor) and want <= set(partner) and 'defaulted' not in partner)
+            out[name] = (up, f'{name}: {status}, {"enabled" if en and en.group(1) == "enabled" else "disabled"}'
+                             f' in bond0; partner (terelay) state: {" ".join(partner)}')
+        return out
+
+    def terelay_bond(self):
+        b = self.c.query('/terelay/bond')
+        check(isinstance(b, dict) and isinstance(b.get('teredo'), dict),
+              f'terelay\'s telemetry /terelay/bond shows no bond on its Teredo side: {b!r:.300}')
+        return b['teredo']
+
+    def bond_mode(self):
+        return int(self.tb.env.get('TERELAY_BOND_MODE', '4'))
+
+    def wait_bond_up(self, secs, what):
+        """Both members up on both sides (LACP for mode 4; OVS's bond enabled for mode 1); the
+        time it took, or a failure with both sides' view."""
+        t0 = time.time()
+        while True:
+            far = self.ovs_lacp() if self.bond_mode() == 4 else self.ovs_ab()
+            tb = self.terelay_bond()
+            near = tb.get('n_lacp_up', tb.get('n_active')) if self.bond_mode() == 4 else tb.get('n_active')
+            if all(u for u, _ in far.values()) and len(far) == 2 and near == 2:
+                return time.time() - t0, far, tb
+            if time.time() - t0 > secs:
+                raise CaseFailed(f'{what}: the bond is not up on both members after {secs} s: far side '
+                                 f'{"; ".join(d for _, d in far.values())}; terelay /terelay/bond {tb}')
+            time.sleep(0.2)
+
+    def ovs_ab(self):
+        """{member: (enabled in OVS's active-backup bond, detail)} (mode 1, no LACP)."""
+        bond = self.tb.tb('ovs-appctl', 'bond/show', 'bond0')
+        act = re.search(r'active member mac: \S+\((\S+)\)', bond)
+        return {m.group(1): (m.group(2) == 'enabled', f'{m.group(1)}: {m.group(2)}'
+                             f'{" (active)" if act and act.group(1) == m.group(1) else ""}')
+                for m in re.finditer(r'member (\S+): (\S+)', bond)}
+
+    def case_lacp(self):
+        """LACP between terelay's net_bonding (mode 4) and Open vSwitch: negotiated, both
+        members collecting and distributing seen from both sides."""
+        dt, far, tb = self.wait_bond_up(30, 'lacp')
+        self.note('lacp', f'both members up {dt:.1f} s after the case began')
+        if self.bond_mode() == 4:
+            st = re.search(r'status: (.*)', self.tb.tb('ovs-appctl', 'lacp/show', 'bond0')).group(1).strip()
+            self.note('lacp', f'Open vSwitch lacp/show bond0: status {st}; ' + '; '.join(d for _, d in far.values()))
+            check('negotiated' in st, f'Open vSwitch: LACP status of bond0 is "{st}", not negotiated')
+        else:
+            self.note('lacp', 'Open vSwitch bond/show bond0 (active-backup, no LACP): ' +
+                      '; '.join(d for _, d in far.values()))
+        self.note('lacp', 'terelay /terelay/bond: ' + ', '.join(f'{k} {v}' for k, v in tb.items()))
+        check(tb.get('n_members') == 2, f'terelay\'s bond has {tb.get("n_members")} members, expected 2: {tb}')
+
+    @staticmethod
+    def stream_replies(path):
+        out = []
+        for line in open(path).read().splitlines():
+            m = re.match(r'\[(\d+\.\d+)\] .*icmp_seq=(\d+)', line)
+            if m:
+                out.append((int(m.group(2)), float(m.group(1))))
+        return sorted(set(out))
+
+    @staticmethod
+    def stream_events(replies, windows):
+        """Per window (t0, t1): lost pings whose (interpolated) send time falls in it, the
+        longest gap between consecutive replies in it, and the replies in it."""
+        res = [[0, 0.0, 0] for _ in windows]
+        for (q0, t0), (q1, t1) in zip(replies, replies[1:]):
+            for i, (a, b) in enumerate(windows):
+                if a <= t1 and t0 <= b:
+                    res[i][1] = max(res[i][1], t1 - t0)
+                    for q in range(q0 + 1, q1):          # lost between two replies
+                        tq = t0 + (t1 - t0) * (q - q0) / (q1 - q0)
+                        res[i][0] += a <= tq <= b
+                if a <= t1 <= b:
+                    res[i][2] += 1
+        return res
+
+    def case_failover(self):
+        """A member link goes down (the far side's veth end, so both ends lose carrier), for
+        DOWN_S seconds, then comes back; first member 0, then member 1. Two 100 pps ping streams
+        run across it all (client 1 -> native, native -> client 2): traffic must flow again
+        while the member is still down, and the member must be collected again by LACP.
+        Reported per event and stream: lost pings and the outage (longest reply gap)."""
+        DOWN_S = 8
+        self.wait_bond_up(30, 'failover (before)')
+        a2 = self.tb.addr(2)
+        # both streams must work before the first event (the native host's ND, bubbles)
+        check(self.tb.ping('cli1', V6H, count=3)[1] >= 2 and self.tb.ping('v6h', a2, count=3, wait=5)[1] >= 2,
+              'failover: no traffic through the bond before the member went down')
+        secs = 2 * (DOWN_S + 20) + 10
+        outs = {'client 1 -> native': os.path.join(self.tb.dir, 'fo.up'),
+                'native -> client 2': os.path.join(self.tb.dir, 'fo.down')}
+        ps = [self.tb.spawn('cli1', ['ping', '-6', '-n', '-D', '-i', '0.01', '-W', '1', '-w', str(secs), V6H],
+                            out=outs['client 1 -> native']),
+              self.tb.spawn('v6h', ['ping', '-6', '-n', '-D', '-i', '0.01', '-W', '1', '-w', str(secs), a2],
+                            out=outs['native -> client 2'])]
+        events = []
+        try:
+            time.sleep(3)
+            for m in (0, 1):
+                t_down = time.time()
+                self.tb.tb('l2-member', str(m), 'down')
+                time.sleep(2)
+                far = (self.ovs_lacp() if self.bond_mode() == 4 else self.ovs_ab()).get(f'bm{m}', (None, 'absent'))
+                near = self.terelay_bond()
+                time.sleep(max(0.0, t_down + DOWN_S - time.time()))
+                t_up = time.time()
+                self.tb.tb('l2-member', str(m), 'up')
+                dt, _, _ = self.wait_bond_up(30, f'failover: member {m} back')
+                events.append((m, t_down, t_up, dt, far, near))
+                self.note('failover', f'member {m} down {t_up - t_down:.1f} s; 2 s after the down: far side '
+                                      f'{far[1]}; terelay n_active {near.get("n_active")} n_lacp_up '
+                                      f'{near.get("n_lacp_up")}; back: both members up again {dt:.1f} s after the up')
+                time.sleep(3)
+        finally:
+            time.sleep(1)
+            for p in ps:
+                self.tb.kill(p, signal.SIGINT)
+        for what, path in outs.items():
+            rep = self.stream_replies(path)
+            check(len(rep) > 100, f'failover: {what}: only {len(rep)} replies in the whole stream')
+            sent = rep[-1][0] - rep[0][0] + 1
+            wins = [(td - 0.5, tu + dt + 2) for _, td, tu, dt, _, _ in events]
+            late = [(tu - 2, tu) for _, td, tu, _, _, _ in events]
+            res = self.stream_events(rep, wins)
+            lres = self.stream_events(rep, late)
+            self.note('failover', f'{what}: {sent} pings, {sent - len(rep)} lost in all; ' + '; '.join(
+                f'member {ev[0]} down/up: {r[0]} lost, outage {r[1]:.2f} s' for ev, r in zip(events, res)))
+            for ev, r, lr in zip(events, res, lres):
+                check(r[1] < DOWN_S - 2, f'failover: {what}: member {ev[0]} down: the longest gap between replies '
+                                         f'was {r[1]:.1f} s (traffic must flow again while it is down)')
+                check(lr[2] >= 100, f'failover: {what}: only {lr[2]} replies in the 2 s before member {ev[0]} came '
+                                    f'back (100 pps)')
+
     CASES = [('qualify', case_qualify), ('refresh', case_refresh), ('ping', case_ping_client_first),
              ('native_first', case_native_first), ('tcp', case_tcp_bulk), ('udp', case_udp),
              ('two_clients', case_two_clients), ('nat_remap', case_nat_remap), ('restart', case_restart),
-             ('restart_state', case_restart_state), ('trunk', case_trunk)]
+             ('restart_state', case_restart_state), ('trunk', case_trunk), ('lacp', case_lacp),
+             ('failover', case_failover)]
     # the cases an --l2 run makes by default (the others on request with --only)
     L2_CASES = {'vlan': ['qualify', 'ping', 'tcp', 'trunk'],
                 'bond': ['qualify', 'lacp', 'ping', 'tcp', 'trunk', 'failover']}

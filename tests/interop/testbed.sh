@@ -38,7 +38,8 @@
 #        bond: the same trunk over an LACP bundle: rly:eth0 + rly:eth1 are the members of
 #              DPDK's net_bonding0 (TERELAY_BOND_MODE, default 4 = 802.3ad) and OVS's
 #              bond0 (OVS_BOND_MODE, default active-backup, lacp=OVS_LACP (active),
-#              lacp-time fast) on the far side
+#              lacp-time fast) on the far side; OVS_BOND_MODE=none: no bond, two
+#              trunk ports (for terelay's active-backup, TERELAY_BOND_MODE=1)
 #      TEREDO_VLAN / NATIVE_VLAN (the far side's, 104 / 106), TERELAY_TEREDO_VLAN /
 #      TERELAY_NATIVE_VLAN (terelay's, default the same: a wrong one must fail the tests)
 #   l2-member N up|down              bond: set the far side's member N (0/1) up or down
@@ -299,6 +300,11 @@ ovs_start() {
 	vsctl add-port ovs0 o4 tag="$TEREDO_VLAN" -- add-port ovs0 o6 tag="$NATIVE_VLAN" || return 1
 	if [ "$L2" = vlan ]; then
 		vsctl add-port ovs0 tr0 vlan_mode=trunk trunks="$TEREDO_VLAN,$NATIVE_VLAN" || return 1
+	elif [ "$OVS_BOND_MODE" = none ]; then
+		# terelay's active-backup (mode 1) wants no bond on the far side: two trunk
+		# ports, and MAC learning follows the member terelay transmits on
+		vsctl add-port ovs0 bm0 vlan_mode=trunk trunks="$TEREDO_VLAN,$NATIVE_VLAN" -- \
+		      add-port ovs0 bm1 vlan_mode=trunk trunks="$TEREDO_VLAN,$NATIVE_VLAN" || return 1
 	else
 		vsctl add-bond ovs0 bond0 bm0 bm1 vlan_mode=trunk trunks="$TEREDO_VLAN,$NATIVE_VLAN" \
 			bond_mode="$OVS_BOND_MODE" lacp="$OVS_LACP" other_config:lacp-time=fast \
