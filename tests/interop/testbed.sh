@@ -62,7 +62,7 @@ FILE_PREFIX=${FILE_PREFIX:-${P}terelay}
 L2=${L2:-none}
 TEREDO_VLAN=${TEREDO_VLAN:-104} NATIVE_VLAN=${NATIVE_VLAN:-106}
 TERELAY_TEREDO_VLAN=${TERELAY_TEREDO_VLAN:-$TEREDO_VLAN} TERELAY_NATIVE_VLAN=${TERELAY_NATIVE_VLAN:-$NATIVE_VLAN}
-TERELAY_BOND_MODE=${TERELAY_BOND_MODE:-4}
+TERELAY_BOND_MODE=${TERELAY_BOND_MODE:-4} BOND_MEMBER=${BOND_MEMBER:-af_packet}
 OVS_BOND_MODE=${OVS_BOND_MODE:-active-backup} OVS_LACP=${OVS_LACP:-active}
 OVS_DIR=$TB_DIR/ovs
 
@@ -323,9 +323,34 @@ ovs_start() {
 	log "Open vSwitch up in $SW ($L2): $(vsctl --bare --columns=name,ofport list interface | tr -s '\n' ' ')"
 }
 
-l2_member() { # N up|down: the far side's bond member bmN (its veth pair goes down at both ends)
+# BOND_MEMBER=tap: terelay's members are net_tap devices dtap0/dtap1 (created by
+# terelay at start), each wired to its veth ethN by two tc mirred redirects (u32
+# match-all on ingress, both ways): a Linux bridge would not forward LACP's slow
+# protocol frames (01:80:c2:00:00:02 is outside any group_fwd_mask), and unlike
+# net_af_packet, whose link status is always up in DPDK 22.11, net_tap reports
+# its interface's state, so the bond sees a member go down.
+tap_wire() {
+	local n
+	for n in 0 1; do nsx $RLY ip link show "dtap$n" >/dev/null 2>&1 || return 1; done
+	for n in 0 1; do
+		nsx $RLY ethtool -K "dtap$n" tx off >/dev/null 2>&1
+		nsx $RLY ip link set "dtap$n" up
+		nsx $RLY tc qdisc replace dev "eth$n" ingress || die "tc: no ingress qdisc on eth$n (CONFIG_NET_SCH_INGRESS)"
+		nsx $RLY tc qdisc replace dev "dtap$n" ingress || die "tc: no ingress qdisc on dtap$n"
+		nsx $RLY tc filter add dev "eth$n" parent ffff: protocol all u32 match u32 0 0 \
+			action mirred egress redirect dev "dtap$n" ||
+			die "tc: u32 + mirred redirect eth$n -> dtap$n failed (CONFIG_NET_CLS_U32, CONFIG_NET_ACT_MIRRED)"
+		nsx $RLY tc filter add dev "dtap$n" parent ffff: protocol all u32 match u32 0 0 \
+			action mirred egress redirect dev "eth$n" || die "tc: mirred redirect dtap$n -> eth$n failed"
+	done
+	log "net_tap members wired: dtap0 <-> eth0, dtap1 <-> eth1 (tc mirred)"
+}
+
+l2_member() { # N up|down: bond member N's link (the far side's veth end, so both ends lose
+	# carrier; with BOND_MEMBER=tap also terelay's tap, whose state DPDK reads)
 	nsx $SW ip link set "bm$1" "$2" || die "cannot set bm$1 $2"
-	log "far side member bm$1 $2"
+	[ "$BOND_MEMBER" = tap ] && { nsx $RLY ip link set "dtap$1" "$2" || die "cannot set dtap$1 $2"; }
+	log "member $1 $2"
 }
 
 # nat_rule N [PORTRANGE]: (re)install natN's masquerade, optionally "to :PORTRANGE"
@@ -395,6 +420,9 @@ start_relay() {
 	local v0 v1 vdevs
 	if [ "$L2" = vlan ]; then
 		vdevs=(--vdev "net_af_packet0,iface=eth0,qpairs=2")
+	elif [ "$L2" = bond ] && [ "$BOND_MEMBER" = tap ]; then
+		vdevs=(--vdev "net_tap0,iface=dtap0" --vdev "net_tap1,iface=dtap1"
+		       --vdev "net_bonding0,mode=$TERELAY_BOND_MODE,slave=net_tap0,slave=net_tap1")
 	elif [ "$L2" = bond ]; then
 		# 22.11 names the bond's members slave=
 		vdevs=(--vdev "net_af_packet0,iface=eth0,qpairs=2" --vdev "net_af_packet1,iface=eth1,qpairs=2"
@@ -412,8 +440,10 @@ start_relay() {
 	# up when the first periodic summary line appears (ports started, lcores running)
 	local i want=$(( $(grep -c '^terelay: rx' "$TB_DIR/relay.log") + 1 ))
 	# 45 s: on two vCPUs other busy-polling DPDK processes can slow start-up a lot
+	local wired=0
 	for i in $(seq 1 450); do
 		kill -0 "$(cat "$TB_DIR/relay.pid")" 2>/dev/null || die "terelay exited at start: $(tail -5 "$TB_DIR/relay.log")"
+		[ "$L2" = bond ] && [ "$BOND_MEMBER" = tap ] && [ $wired = 0 ] && tap_wire && wired=1
 		[ "$(grep -c '^terelay: rx' "$TB_DIR/relay.log")" -ge "$want" ] && return 0
 		sleep 0.1
 	done
