@@ -212,6 +212,7 @@ static int setup(struct tr_relay *r, const struct options *o)
 
 		tr_bond_keepalive_init(&r->bond_ka, ports, 2, (uint16_t)r->n_workers,
 				       rte_get_tsc_hz(), rte_rdtsc());
+		tr_bond_watch_init(&r->bond_watch, ports, 2, rte_get_tsc_hz(), rte_rdtsc(), stdout);
 	}
 	return 0;
 }
@@ -237,6 +238,7 @@ static int run(struct tr_relay *r, const char *replay_out)
 				usleep(100);    /* two vCPUs: the idle control lcore must not spin */
 			tr_state_poll(r);
 			tr_bond_keepalive_poll(&r->bond_ka, rte_rdtsc());
+			tr_bond_watch_poll(&r->bond_watch, rte_rdtsc());
 			if (interval != 0 && rte_rdtsc() >= next) {
 				struct tr_snapshot s;
 

@@ -357,6 +357,7 @@ static int cmd_bond(const char *cmd, const char *params, struct rte_tel_data *d)
 		return -ENODEV;
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "keepalive_bursts", r->bond_ka.bursts);
+	rte_tel_data_add_dict_u64(d, "ab_failovers", r->bond_watch.failovers);
 	for (int s = 0; s < 2; s++) {
 		uint16_t port = s == TR_SIDE_TEREDO ? r->port_teredo : r->port_native;
 		struct rte_tel_data *b;
