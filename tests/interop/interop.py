@@ -1128,7 +1128,10 @@ class Suite:
         """{member: (LACP up on that link?, detail)} from the far side: ovs-appctl lacp/show and
         bond/show. Up = OVS's member current and attached, enabled in the bond, its actor and
         its partner (terelay) both synchronized, collecting and distributing, not defaulted."""
-        lacp = self.tb.tb('ovs-appctl', 'lacp/show', 'bond0')
+        try:
+            lacp = self.tb.tb('ovs-appctl', 'lacp/show', 'bond0')
+        except CaseFailed as e:
+            raise CaseFailed(f'the far side runs no LACP on bond0 (ovs-appctl lacp/show: {str(e)[-80:]})')
         bond = self.tb.tb('ovs-appctl', 'bond/show', 'bond0')
         out = {}
         for blk in re.split(r'\n(?=member: )', lacp)[1:]:
