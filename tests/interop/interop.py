@@ -1231,13 +1231,13 @@ class Suite:
         while the member is still down, and the member must be collected again by LACP.
         Reported per event and stream: lost pings and the outage (longest reply gap).
         Mode 1: member 0 (the primary) only, see below."""
-        DOWN_S = 8
+        DOWN_S = float(os.environ.get('INTEROP_FAILOVER_DOWN_S', '8'))   # longer: af_packet's LACP expiry
         self.wait_bond_up(30, 'failover (before)')
         a2 = self.tb.addr(2)
         # both streams must work before the first event (the native host's ND, bubbles)
         check(self.tb.ping('cli1', V6H, count=3)[1] >= 2 and self.tb.ping('v6h', a2, count=3, wait=5)[1] >= 2,
               'failover: no traffic through the bond before the member went down')
-        secs = 2 * (DOWN_S + 20) + 10
+        secs = int(2 * (DOWN_S + 20) + 10)
         outs = {'client 1 -> native': os.path.join(self.tb.dir, 'fo.up'),
                 'native -> client 2': os.path.join(self.tb.dir, 'fo.down')}
         ps = [self.tb.spawn('cli1', ['ping', '-6', '-n', '-D', '-i', '0.01', '-W', '1', '-w', str(secs), V6H],
