@@ -1229,8 +1229,7 @@ class Suite:
         DOWN_S seconds, then comes back; first member 0, then member 1. Two 100 pps ping streams
         run across it all (client 1 -> native, native -> client 2): traffic must flow again
         while the member is still down, and the member must be collected again by LACP.
-        Reported per event and stream: lost pings and the outage (longest reply gap).
-        Mode 1: member 0 (the primary) only, see below."""
+        Reported per event and stream: lost pings and the outage (longest reply gap)."""
         DOWN_S = float(os.environ.get('INTEROP_FAILOVER_DOWN_S', '8'))   # longer: af_packet's LACP expiry
         self.wait_bond_up(30, 'failover (before)')
         a2 = self.tb.addr(2)
@@ -1247,12 +1246,12 @@ class Suite:
         events = []
         try:
             time.sleep(3)
-            # Mode 1: the primary (member 0) fails, member 1 takes over. Not the fail-back:
-            # terelay announces nothing when its primary changes (no gratuitous ARP, no
-            # unsolicited NA), so the far side's MAC entry stays on the link that failed
-            # until terelay transmits on the new one, which with nothing received it never
-            # does (docs/interop.md). Mode 4 needs no announcement: both links carry traffic.
-            for m in ((0, 1) if self.bond_mode() == 4 else (0,)):
+            # Mode 1: the primary (member 0) fails and member 1 takes over; then member 1
+            # fails and member 0 takes over again. The fail-back works only because terelay
+            # announces itself on a new primary (gratuitous ARP, unsolicited NA, D46): the far
+            # side's MAC entry would stay on the failed link, and with nothing received terelay
+            # would never transmit on the new one.
+            for m in (0, 1):
                 t_down = time.time()
                 self.tb.tb('l2-member', str(m), 'down')
                 time.sleep(2)
