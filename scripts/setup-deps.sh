@@ -9,6 +9,7 @@ PKGS="build-essential clang llvm libclang-rt-14-dev meson ninja-build pkg-config
       iproute2 iputils-ping tcpdump tshark
       libmicrohttpd-dev prometheus
       miredo miredo-server nftables iperf3 socat conntrack ethtool
+      openvswitch-switch
       bird2
       netsniff-ng tcpreplay
       groff-base valgrind"

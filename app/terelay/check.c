@@ -16,6 +16,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include "bond.h"
 #include "check.h"
 #include "port.h"
 
@@ -89,6 +90,7 @@ static void print_port(uint16_t port, const char *role, const struct tr_port_res
 	print_offloads(out, res->tx_offloads, rte_eth_dev_tx_offload_name);
 	fprintf(out, "\n");
 	fprintf(out, "  flow rules: %u of %u usable\n", res->flows_ok, res->flows_wanted);
+	tr_bond_print(out, port);
 	fprintf(out, "  fallbacks: %u\n", res->fallbacks);
 }
 

@@ -205,6 +205,15 @@ static int setup(struct tr_relay *r, const struct options *o)
 		}
 	}
 	tr_relay_set_tx_vlan(r, nic_insert);
+	/* 802.3ad bonds: LACPDUs leave with tx bursts; control makes empty ones
+	 * on its own queue so LACP holds when no traffic flows (bond.h). */
+	if (!r->replay) {
+		uint16_t ports[2] = { r->port_teredo, r->port_native };
+
+		tr_bond_keepalive_init(&r->bond_ka, ports, 2, (uint16_t)r->n_workers,
+				       rte_get_tsc_hz(), rte_rdtsc());
+		tr_bond_watch_init(&r->bond_watch, ports, 2, rte_get_tsc_hz(), rte_rdtsc(), stdout);
+	}
 	return 0;
 }
 
@@ -228,6 +237,8 @@ static int run(struct tr_relay *r, const char *replay_out)
 			if (tr_control_poll(r->ctrl) == 0)
 				usleep(100);    /* two vCPUs: the idle control lcore must not spin */
 			tr_state_poll(r);
+			tr_bond_keepalive_poll(&r->bond_ka, rte_rdtsc());
+			tr_bond_watch_poll(&r->bond_watch, rte_rdtsc());
 			if (interval != 0 && rte_rdtsc() >= next) {
 				struct tr_snapshot s;
 

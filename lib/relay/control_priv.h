@@ -64,6 +64,7 @@ struct tr_control {
 	uint64_t neigh4_probe_ms, neigh6_probe_ms;
 	struct { uint32_t ip; uint64_t ms; } arp_probe[TR_ARP_PROBE_SLOTS];
 	uint64_t gw4_learned_ms, gw6_learned_ms;
+	uint64_t announced_failovers;   /* bond_watch failovers already announced (D46) */
 };
 
 /* nexthop.c: answer ARP/NS for the relay, resolve the gateways. */

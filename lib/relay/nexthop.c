@@ -183,11 +183,60 @@ static bool due(const struct tr_control *c, uint64_t mac, uint64_t learned, uint
 	return true;
 }
 
+/* After an active-backup bond changed its primary (D46): a gratuitous ARP on the
+ * Teredo side and an unsolicited NA to all-nodes on the native side, as Linux
+ * bonding sends them, so that switches move the relay's MAC to the new link. */
+static void announce(struct tr_control *c)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 1 };
+	static const uint8_t all_nodes_mac[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+	struct tr_relay *r = c->r;
+	uint16_t l2 = r->tx_l2_len[TR_SIDE_TEREDO];
+	struct rte_mbuf *m = rte_pktmbuf_alloc(r->pool);
+	uint8_t *f = m ? (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(l2 + 42 - TR_ETH_HLEN)) : NULL;
+	uint8_t arp[42];
+
+	if (f != NULL) {
+		/* RFC 5227 §3: an ARP announcement, sender and target our address */
+		tr_build_arp(arp, 1, bcast, r->mac_teredo.addr_bytes, r->id.ipv4, (const uint8_t[6]){ 0 },
+			     r->id.ipv4);
+		tr_l2_put(r, TR_SIDE_TEREDO, m, f, bcast, TR_ETHERTYPE_ARP);
+		memcpy(f + l2, arp + TR_ETH_HLEN, sizeof(arp) - TR_ETH_HLEN);
+		m->port = r->port_teredo;
+		TR_INC(&c->lc->cnt, arp_requests);
+		tr_tx(c->lc, c->lc->tx_teredo, m);
+	} else if (m != NULL) {
+		rte_pktmbuf_free(m);
+	}
+	l2 = r->tx_l2_len[TR_SIDE_NATIVE];
+	m = rte_pktmbuf_alloc(r->pool);
+	f = m ? (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(l2 + 72)) : NULL;
+	if (f != NULL) {
+		/* RFC 4861 §7.2.6: unsolicited, override set, to all-nodes */
+		size_t len = tr_build_na(f + l2, r->id.ipv6, all_nodes, r->id.ipv6,
+					 r->mac_native.addr_bytes, false);
+
+		rte_pktmbuf_trim(m, (uint16_t)(72 - len));
+		tr_l2_put(r, TR_SIDE_NATIVE, m, f, all_nodes_mac, TR_ETHERTYPE_IPV6);
+		m->port = r->port_native;
+		TR_INC(&c->lc->cnt, nd_adverts);
+		tr_tx(c->lc, c->lc->tx_native, m);
+	} else if (m != NULL) {
+		rte_pktmbuf_free(m);
+	}
+}
+
 void tr_neigh_tick(struct tr_control *c)
 {
 	struct tr_relay *r = c->r;
 	const struct tr_config *cfg = &r->cfg;
 	static const uint8_t unspec[16];
+
+	if (r->bond_watch.failovers != c->announced_failovers) {
+		c->announced_failovers = r->bond_watch.failovers;
+		announce(c);
+	}
 
 	if (!cfg->ipv4_gateway_mac_set && cfg->ipv4_gateway != 0 &&
 	    due(c, __atomic_load_n(&r->gw4_mac, __ATOMIC_RELAXED), c->gw4_learned_ms,

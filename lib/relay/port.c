@@ -17,6 +17,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include "bond.h"
 #include "port.h"
 
 static const struct tr_profile *ctx_prof;
@@ -543,8 +544,15 @@ int tr_port_setup(uint16_t port, const struct tr_port_req *req, struct rte_mempo
 	apply_flows(port, drv, req, p, res->rss_hf ? res->rss_hf : res->rss_hf_wanted, res, log);
 	/* ND uses multicast; the relay owns its addresses on this link. */
 	if (rte_eth_allmulticast_enable(port) != 0) {
-		fprintf(log, "terelay: port %u (%s): all-multicast refused: ND to solicited-node "
-			"groups may not arrive\n", port, drv);
+		/* A bond passes all-multicast to its members and fails when one
+		 * refuses; promiscuous mode gets ND (and LACP's group) there. */
+		if (tr_bond_is(port) && rte_eth_promiscuous_enable(port) == 0) {
+			fprintf(log, "terelay: port %u (%s): all-multicast refused by a member: "
+				"promiscuous instead (ND to solicited-node groups)\n", port, drv);
+		} else {
+			fprintf(log, "terelay: port %u (%s): all-multicast refused: ND to solicited-node "
+				"groups may not arrive\n", port, drv);
+		}
 		res->fallbacks++;
 	}
 	rte_eth_macaddr_get(port, mac);
@@ -607,11 +615,16 @@ void tr_port_set_context(const struct tr_profile *prof, const struct tr_config *
 /* One rx queue per worker, except on devices that spread received frames
  * over every queue they have by themselves: net_af_packet's kernel fanout
  * covers all its qpairs, net_tap wants as many rx as tx queues. There the
- * workers poll all of them (round robin), so no queue goes unread. */
+ * workers poll all of them (round robin), so no queue goes unread. A
+ * bond (net_bonding) follows its members. */
 uint16_t tr_port_rx_queues(uint16_t port, uint16_t n_workers, uint16_t n_txq)
 {
 	struct rte_eth_dev_info info;
+	int member = tr_bond_first_member(port);
 
+	/* A bond's rx queue i reads queue i of every member: as the members. */
+	if (member >= 0)
+		return tr_port_rx_queues((uint16_t)member, n_workers, n_txq);
 	if (rte_eth_dev_info_get(port, &info) != 0)
 		return n_workers;
 	if (strcmp(info.driver_name, "net_af_packet") == 0)

@@ -20,6 +20,8 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include "bond.h"
+#include "bond_watch.h"
 #include "clock.h"
 #include "config.h"
 #include "counters.h"
@@ -121,6 +123,8 @@ struct tr_relay {
 	struct tr_lcore lc[RTE_MAX_LCORE];
 	struct tr_control *ctrl;
 	struct tr_state *state;                 /* [state] file: state.c, NULL when off */
+	struct tr_bond_keepalive bond_ka;       /* 802.3ad bonds: control's empty tx bursts */
+	struct tr_bond_watch bond_watch;        /* active-backup bonds: primary failover (D46) */
 	uint64_t wall_base_ms;                  /* wall clock at the clock's base (replay: first frame) */
 	volatile bool stop;
 };

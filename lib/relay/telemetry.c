@@ -346,6 +346,35 @@ static int cmd_config(const char *cmd, const char *params, struct rte_tel_data *
 	return 0;
 }
 
+/* Bonded ports (net_bonding): one dict per side whose port is a bond. */
+static int cmd_bond(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct tr_relay *r;
+
+	(void)cmd;
+	(void)params;
+	if ((r = tel_enter()) == NULL)
+		return -ENODEV;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "keepalive_bursts", r->bond_ka.bursts);
+	rte_tel_data_add_dict_u64(d, "ab_failovers", r->bond_watch.failovers);
+	for (int s = 0; s < 2; s++) {
+		uint16_t port = s == TR_SIDE_TEREDO ? r->port_teredo : r->port_native;
+		struct rte_tel_data *b;
+
+		if (s == TR_SIDE_NATIVE && port == r->port_teredo)
+			break;          /* one port carries both sides: shown once */
+		if (!tr_bond_is(port) || (b = rte_tel_data_alloc()) == NULL)
+			continue;
+		rte_tel_data_start_dict(b);
+		rte_tel_data_add_dict_int(b, "port", port);
+		tr_bond_describe(port, b);
+		rte_tel_data_add_dict_container(d, s == TR_SIDE_TEREDO ? "teredo" : "native", b, 0);
+	}
+	tel_leave();
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	telemetry_cb fn;
@@ -359,6 +388,8 @@ static const struct {
 	{ "/terelay/peers", cmd_peers, "terelay peer counts by state, capacities, queued packets. No parameters" },
 	{ "/terelay/peer", cmd_peer, "terelay one peer. Parameter: its Teredo IPv6 address" },
 	{ "/terelay/config", cmd_config, "terelay configuration by section. No parameters" },
+	{ "/terelay/bond", cmd_bond,
+	  "terelay bonded ports: mode, members, active members, LACP states. No parameters" },
 };
 
 int tr_telemetry_init(struct tr_relay *r, char *err, size_t errlen)

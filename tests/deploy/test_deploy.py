@@ -78,7 +78,7 @@ def case_schema():
     schema = [l.split()[0] for l in keys.stdout.decode().splitlines()]
     check(len(schema) >= 15, "schema too small: %r" % schema)
     want = ["mlx5", "ice", "i40e", "ixgbe", "virtio", "vmxnet3", "af_xdp", "af_packet", "tap", "pcap", "null",
-            "memif"]
+            "memif", "bonding"]
     files = sorted(f for f in os.listdir(A.profiles) if f.endswith(".ini"))
     check(sorted(w + ".ini" for w in want) == files, "profiles %r, expected %r" % (files, want))
     for f in files:
@@ -208,6 +208,35 @@ def case_check_af_packet():
         expect_ok(rc, out, err, "af_packet")
         check("driver net_af_packet" in out, "not the af_packet driver")
         check("3 rx queues without RSS (profile af_packet)" in out, "af_packet: no-RSS fallback not logged")
+    finally:
+        netns_down()
+        shutil.rmtree(tmp)
+
+
+def case_check_bonding():
+    """net_bonding (mode 4) over two af_packet veths (qpairs=3), profile bonding: the bond's rx
+    queues follow its members (3, as af_packet's fanout fills every qpair), the bond line names
+    mode, members and the LACPDU keep-alive; a member refusing all-multicast makes it promiscuous."""
+    tmp = tempfile.mkdtemp(prefix="trdep-bond-")
+    netns_up()
+    try:
+        for i in (0, 1):
+            sh("ip -n %s link add db%d type veth peer name dc%d" % (NS, i, i))
+            sh("ip -n %s link set db%d up && ip -n %s link set dc%d up" % (NS, i, NS, i))
+        rc, out, err = terelay(LCORES_2W + ["--vdev", "net_af_packet0,iface=db0,qpairs=3",
+                                            "--vdev", "net_af_packet1,iface=db1,qpairs=3",
+                                            "--vdev", "net_bonding0,mode=4,slave=net_af_packet0,"
+                                                      "slave=net_af_packet1"],
+                               ini("net_bonding0", profile="bonding"), tmp, netns=NS)
+        expect_ok(rc, out, err, "bonding")
+        check("port 2 (net_bonding0, driver net_bonding): teredo + native" in out, "bond port not reported")
+        check(re.search(r"^  queues: 3 rx \(device max \d+\), 3 tx", out, re.M),
+              "bond over qpairs=3 members: expected 3 rx queues:\n%s" % out)
+        check("  bond: mode 4 (802.3ad), members net_af_packet0,net_af_packet1, active " in out and
+              "LACPDUs kept flowing by the control lcore (an empty tx burst every 10 ms)" in out,
+              "bond line missing:\n%s" % out)
+        check("all-multicast refused by a member: promiscuous instead" in err + out,
+              "no promiscuous fallback line")
     finally:
         netns_down()
         shutil.rmtree(tmp)
