@@ -80,6 +80,22 @@ const char *tr_bond_mode_name(int mode)
 	}
 }
 
+unsigned tr_bond_ports_of_mode(const uint16_t *ports, unsigned n, int mode, uint16_t *out,
+			       unsigned max)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n && k < max; i++) {
+		bool seen = false;
+
+		for (unsigned j = 0; j < k; j++)
+			seen = seen || out[j] == ports[i];
+		if (!seen && tr_bond_mode(ports[i]) == mode)
+			out[k++] = ports[i];
+	}
+	return k;
+}
+
 void tr_bond_keepalive_init(struct tr_bond_keepalive *k, const uint16_t *ports, unsigned n,
 			    uint16_t txq, uint64_t tsc_hz, uint64_t now_tsc)
 {
@@ -87,14 +103,7 @@ void tr_bond_keepalive_init(struct tr_bond_keepalive *k, const uint16_t *ports, 
 	k->txq = txq;
 	k->period_tsc = tsc_hz * TR_BOND_KEEPALIVE_MS / 1000;
 	k->next_tsc = now_tsc;
-	for (unsigned i = 0; i < n && k->n < RTE_DIM(k->port); i++) {
-		bool seen = false;
-
-		for (unsigned j = 0; j < k->n; j++)
-			seen = seen || k->port[j] == ports[i];
-		if (!seen && tr_bond_mode(ports[i]) == BONDING_MODE_8023AD)
-			k->port[k->n++] = ports[i];
-	}
+	k->n = tr_bond_ports_of_mode(ports, n, BONDING_MODE_8023AD, k->port, RTE_DIM(k->port));
 }
 
 static void port_name(uint16_t port, char *buf)
@@ -157,15 +166,14 @@ static void lacp_state(uint8_t s, char *out, size_t len)
 		}
 }
 
-bool tr_bond_member_lacp_up(uint16_t port, uint16_t member)
+/* A member selected, in sync, collecting and distributing on both ends. */
+static bool lacp_up(const struct rte_eth_bond_8023ad_slave_info *si)
 {
-	struct rte_eth_bond_8023ad_slave_info si;
 	const uint8_t up = STATE_SYNCHRONIZATION | STATE_COLLECTING | STATE_DISTRIBUTING;
 
-	if (rte_eth_bond_8023ad_slave_info(port, member, &si) != 0)
-		return false;
-	return si.selected == SELECTED && (si.actor_state & up) == up && (si.partner_state & up) == up;
+	return si->selected == SELECTED && (si->actor_state & up) == up && (si->partner_state & up) == up;
 }
+
 
 int tr_bond_describe(uint16_t port, struct rte_tel_data *d)
 {
@@ -224,7 +232,7 @@ int tr_bond_describe(uint16_t port, struct rte_tel_data *d)
 			 RTE_ETHER_ADDR_BYTES(&si.partner.system));
 		snprintf(key, sizeof(key), "%s_partner_system", nmb);
 		rte_tel_data_add_dict_string(d, key, buf);
-		up += tr_bond_member_lacp_up(port, m[i]);
+		up += lacp_up(&si);
 	}
 	rte_tel_data_add_dict_int(d, "n_lacp_up", up);
 	return 0;

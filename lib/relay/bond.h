@@ -22,6 +22,11 @@ int tr_bond_first_member(uint16_t port);
 /* The bonding mode (BONDING_MODE_*), -1 when not a bond. */
 int tr_bond_mode(uint16_t port);
 
+/* The bonds of bonding mode `mode` among ports[0..n-1], each once, into
+ * out[0..max-1]; returns how many. */
+unsigned tr_bond_ports_of_mode(const uint16_t *ports, unsigned n, int mode, uint16_t *out,
+			       unsigned max);
+
 /* "active-backup", "802.3ad", ...; "?" for unknown modes. */
 const char *tr_bond_mode_name(int mode);
 
@@ -54,10 +59,6 @@ void tr_bond_print(FILE *out, uint16_t port);
 /* Telemetry: the bond's mode, members, active members and, for 802.3ad,
  * each member's LACP actor and partner state, into the dict d. */
 int tr_bond_describe(uint16_t port, struct rte_tel_data *d);
-
-/* Whether 802.3ad member `member` of bond `port` is collecting and
- * distributing, with a partner (LACP up on that link). */
-bool tr_bond_member_lacp_up(uint16_t port, uint16_t member);
 
 #include <rte_ethdev.h>
 

@@ -18,14 +18,7 @@ void tr_bond_watch_init(struct tr_bond_watch *w, const uint16_t *ports, unsigned
 	w->period_tsc = tsc_hz * TR_BOND_WATCH_MS / 1000;
 	w->next_tsc = now_tsc;
 	w->log = log;
-	for (unsigned i = 0; i < n && w->n < RTE_DIM(w->port); i++) {
-		bool seen = false;
-
-		for (unsigned j = 0; j < w->n; j++)
-			seen = seen || w->port[j] == ports[i];
-		if (!seen && tr_bond_mode(ports[i]) == BONDING_MODE_ACTIVE_BACKUP)
-			w->port[w->n++] = ports[i];
-	}
+	w->n = tr_bond_ports_of_mode(ports, n, BONDING_MODE_ACTIVE_BACKUP, w->port, RTE_DIM(w->port));
 }
 
 static bool link_up(uint16_t port)

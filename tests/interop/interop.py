@@ -373,20 +373,8 @@ class Counters:
             return None
 
     def telemetry(self):
-        if not os.path.exists(self.sock):
-            return None
-        try:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            s.settimeout(2)
-            s.connect(self.sock)
-            s.recv(16384)
-            s.send(b'/terelay/stats')
-            d = json.loads(s.recv(65536).decode())
-            s.close()
-            v = d.get('/terelay/stats')
-            return v if isinstance(v, dict) and 'encapsulated' in v else None
-        except (OSError, ValueError):
-            return None
+        v = self.query('/terelay/stats')
+        return v if isinstance(v, dict) and 'encapsulated' in v else None
 
     def line(self, after):
         """First summary line written at or after time 'after' (waits for it)."""
